@@ -1,0 +1,143 @@
+"""BART's ``.cfl``/``.hdr`` file pair: complex64 data in column-major order, 16 dims.
+
+Our k-space stacks ``(S, H, W)`` map to BART dims ``[H, W, 1, 1, ..., S]``: the
+readout (rows, BART's x) first, phase encoding (columns, BART's y) second and
+slices in BART's slice dimension (13).  Coils live in dimension 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from csmri.errors import InputError
+
+BART_DIMS = 16
+COIL_DIM = 3
+SLICE_DIM = 13
+MAX_ELEMENTS = 2**31
+
+
+def cfl_base(path: str | Path) -> Path:
+    """Strip a ``.cfl`` or ``.hdr`` suffix: BART names a pair by its common stem."""
+    path = Path(path)
+    return path.with_suffix("") if path.suffix in (".cfl", ".hdr") else path
+
+
+def read_cfl_header(path: str | Path) -> tuple[int, ...]:
+    """Dimensions listed in a ``.hdr`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.cfl``/``.hdr`` pair (either name, or the stem).
+
+    Returns
+    -------
+    tuple of int
+        The dimensions, BART order, as listed.
+    """
+    header = cfl_base(path).with_suffix(".hdr")
+    if not header.is_file():
+        raise InputError("missing BART header (.hdr) beside the .cfl file", header)
+    try:
+        lines = header.read_text(encoding="ascii", errors="strict").splitlines()
+    except (UnicodeDecodeError, OSError) as error:
+        raise InputError(f"unreadable BART header ({error})", header) from None
+    fields = [line for line in lines if line.strip() and not line.startswith("#")]
+    try:
+        dims = tuple(int(value) for value in fields[0].split())
+    except (IndexError, ValueError):
+        raise InputError("BART header has no dimension line", header) from None
+    if not dims or any(d < 1 for d in dims):
+        raise InputError(f"BART header lists invalid dimensions {dims}", header)
+    return dims
+
+
+def read_cfl(path: str | Path) -> np.ndarray:
+    """Read a ``.cfl``/``.hdr`` pair into a Fortran-ordered complex64 array.
+
+    Parameters
+    ----------
+    path : str or Path
+        Either file of the pair, or the stem.
+
+    Returns
+    -------
+    ndarray of complex64
+        Shape as in the header, trailing singleton dimensions dropped.
+    """
+    dims = read_cfl_header(path)
+    data_file = cfl_base(path).with_suffix(".cfl")
+    count = int(np.prod(dims, dtype=np.float64))
+    if count > MAX_ELEMENTS:
+        raise InputError(
+            f"BART header claims {count} elements, more than this tool reads", data_file
+        )
+    if not data_file.is_file():
+        raise InputError("missing BART data file (.cfl)", data_file)
+    size = data_file.stat().st_size
+    if size != count * 8:
+        raise InputError(
+            f"BART data file has {size} bytes, header dims {dims} need {count * 8}", data_file
+        )
+    data = np.fromfile(data_file, dtype=np.complex64, count=count)
+    while len(dims) > 2 and dims[-1] == 1:  # trailing singletons, as BART's readcfl drops them
+        dims = dims[:-1]
+    return data.reshape(dims, order="F")
+
+
+def write_cfl(path: str | Path, array: np.ndarray) -> None:
+    """Write an array (BART dimension order) as a ``.cfl``/``.hdr`` pair.
+
+    Parameters
+    ----------
+    path : str or Path
+        Either file of the pair, or the stem.
+    array : ndarray
+        Data in BART's dimension order; stored as complex64, column-major.
+    """
+    base = cfl_base(path)
+    array = np.asarray(array, dtype=np.complex64)
+    dims = list(array.shape) + [1] * max(0, BART_DIMS - array.ndim)
+    base.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
+    np.asfortranarray(array).T.tofile(base.with_suffix(".cfl"))
+
+
+def stack_to_bart(stack: np.ndarray) -> np.ndarray:
+    """``(S, H, W)`` (or ``(H, W)``) -> BART order ``[H, W, 1, ..., S]`` (14 dims)."""
+    stack = np.asarray(stack)
+    if stack.ndim == 2:
+        stack = stack[np.newaxis]
+    out = np.moveaxis(stack, 0, -1)  # (H, W, S)
+    return out.reshape(out.shape[:2] + (1,) * (SLICE_DIM - 2) + out.shape[2:])
+
+
+def bart_to_stack(array: np.ndarray, path: object = None) -> np.ndarray:
+    """BART order -> ``(S, H, W)``, taking slices from dims 2 (z) or 13 (slice).
+
+    Parameters
+    ----------
+    array : ndarray
+        BART-ordered data.
+    path : path-like, optional
+        File named in error messages.
+
+    Returns
+    -------
+    ndarray, shape (S, H, W)
+        Slices first.
+    """
+    dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
+    if dims[COIL_DIM] > 1:
+        raise InputError(
+            f"multi-coil data ({dims[COIL_DIM]} coils) is not supported yet; "
+            "combine coils or use a single-coil file",
+            path,
+        )
+    extra = [d for i, d in enumerate(dims) if i not in (0, 1, 2, SLICE_DIM) and d > 1]
+    if extra or (dims[2] > 1 and dims[SLICE_DIM] > 1):
+        raise InputError(f"BART dims {tuple(dims)} are not a single-coil 2-D slice stack", path)
+    array = array.reshape(dims[0], dims[1], dims[2] * dims[SLICE_DIM], order="F")
+    return np.ascontiguousarray(np.moveaxis(array, -1, 0))

@@ -1,0 +1,151 @@
+"""Image quality metrics exactly as fastMRI's ``evaluate.py`` defines them.
+
+All functions take magnitude volumes of shape ``(S, H, W)`` (a 2-D image is
+treated as one slice).  PSNR and SSIM use ``data_range = target.max()`` over the
+whole volume; SSIM is scikit-image's ``structural_similarity`` per slice
+(7x7 window, Gaussian weights off, as fastMRI), averaged over slices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+
+def _as_volume(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array, dtype=np.float64)
+    return array[np.newaxis] if array.ndim == 2 else array
+
+
+def center_crop(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Crop the last two axes to ``shape`` about the centre (fastMRI's rule).
+
+    Parameters
+    ----------
+    images : ndarray, shape (..., H, W)
+        Images to crop.
+    shape : tuple of int
+        Target ``(h, w)`` with ``h <= H`` and ``w <= W``.
+
+    Returns
+    -------
+    ndarray, shape (..., h, w)
+        The centred crop.
+    """
+    h, w = shape
+    height, width = images.shape[-2:]
+    if h > height or w > width:
+        raise ValueError(f"cannot crop {height}x{width} images to {h}x{w}")
+    top, left = (height - h) // 2, (width - w) // 2
+    return images[..., top : top + h, left : left + w]
+
+
+def nmse(target: np.ndarray, recon: np.ndarray) -> float:
+    """Normalised mean squared error ``||recon - target||^2 / ||target||^2`` over the volume.
+
+    Parameters
+    ----------
+    target, recon : ndarray, shape (S, H, W) or (H, W)
+        Reference and reconstruction.
+
+    Returns
+    -------
+    float
+        NMSE (0 is perfect).
+    """
+    target, recon = _as_volume(target), _as_volume(recon)
+    return float(np.linalg.norm(target - recon) ** 2 / np.linalg.norm(target) ** 2)
+
+
+def psnr(target: np.ndarray, recon: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB with ``data_range = target.max()``.
+
+    Parameters
+    ----------
+    target, recon : ndarray, shape (S, H, W) or (H, W)
+        Reference and reconstruction.
+
+    Returns
+    -------
+    float
+        PSNR over the whole volume.
+    """
+    target, recon = _as_volume(target), _as_volume(recon)
+    return float(peak_signal_noise_ratio(target, recon, data_range=target.max()))
+
+
+def ssim(target: np.ndarray, recon: np.ndarray) -> float:
+    """Structural similarity: mean over slices, ``data_range = target.max()`` of the volume.
+
+    Parameters
+    ----------
+    target, recon : ndarray, shape (S, H, W) or (H, W)
+        Reference and reconstruction.
+
+    Returns
+    -------
+    float
+        Mean SSIM.
+    """
+    target, recon = _as_volume(target), _as_volume(recon)
+    return float(np.mean(ssim_per_slice(target, recon, data_range=target.max())))
+
+
+def ssim_per_slice(
+    target: np.ndarray, recon: np.ndarray, data_range: float | None = None
+) -> np.ndarray:
+    """SSIM of each slice, with the volume's ``data_range`` unless one is given.
+
+    Parameters
+    ----------
+    target, recon : ndarray, shape (S, H, W) or (H, W)
+        Reference and reconstruction.
+    data_range : float, optional
+        Dynamic range; ``target.max()`` over the volume by default.
+
+    Returns
+    -------
+    ndarray, shape (S,)
+        Per-slice SSIM.
+    """
+    target, recon = _as_volume(target), _as_volume(recon)
+    data_range = float(target.max()) if data_range is None else float(data_range)
+    return np.array(
+        [
+            structural_similarity(t, r, data_range=data_range)
+            for t, r in zip(target, recon, strict=True)
+        ]
+    )
+
+
+def evaluate(target: np.ndarray, recon: np.ndarray) -> dict[str, object]:
+    """Volume metrics and per-slice values, after centre-cropping ``recon`` to the target.
+
+    Parameters
+    ----------
+    target : ndarray, shape (S, h, w)
+        Magnitude reference.
+    recon : ndarray, shape (S, H, W)
+        Magnitude (or complex: its magnitude is scored) reconstruction, ``H >= h``, ``W >= w``.
+
+    Returns
+    -------
+    dict
+        ``nmse``, ``psnr``, ``ssim`` (volume values, fastMRI definitions) and
+        ``per_slice`` (a dict of lists; per-slice PSNR uses each slice's
+        target maximum, per-slice SSIM the volume's ``data_range``).
+    """
+    target = _as_volume(target)
+    recon = center_crop(_as_volume(np.abs(recon)), target.shape[-2:])
+    if target.shape[0] != recon.shape[0]:
+        raise ValueError(f"target has {target.shape[0]} slices, reconstruction {recon.shape[0]}")
+    return {
+        "nmse": nmse(target, recon),
+        "psnr": psnr(target, recon),
+        "ssim": ssim(target, recon),
+        "per_slice": {
+            "nmse": [nmse(t, r) for t, r in zip(target, recon, strict=True)],
+            "psnr": [psnr(t, r) for t, r in zip(target, recon, strict=True)],
+            "ssim": ssim_per_slice(target, recon).tolist(),
+        },
+    }
