@@ -1,0 +1,1 @@
+"""The ``csmri`` command line: thin Click commands over the ``csmri`` and ``learned`` libraries."""

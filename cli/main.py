@@ -1,0 +1,64 @@
+"""Entry point of the ``csmri`` command: one-line errors, exit codes, no half-written output."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from csmri.errors import CsmriError
+
+
+class CsmriGroup(click.Group):
+    """A group that turns library errors into one line on stderr and a non-zero exit.
+
+    Exit status 2 for usage errors, 1 for data errors, 130 on interrupt; the
+    traceback is shown only with ``--debug``.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the sub-command, reporting :class:`CsmriError` as one line."""
+        try:
+            return super().invoke(ctx)
+        except CsmriError as error:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"csmri: error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            click.echo("csmri: interrupted; no output written", err=True)
+            ctx.exit(130)
+        except MemoryError:
+            click.echo("csmri: error: out of memory; try fewer slices (--slices)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=CsmriGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="csmri")
+def csmri(debug: bool) -> None:
+    """Compressed-sensing and learned MRI reconstruction on the same undersampled k-space."""
+
+
+def _register() -> None:
+    from cli.compare import compare
+    from cli.simulate import simulate
+    from cli.solve import solve
+    from cli.train import train
+
+    for command in (simulate, solve, train, compare):
+        csmri.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    csmri(prog_name="csmri")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

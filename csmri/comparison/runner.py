@@ -1,0 +1,166 @@
+"""Run every method on every case's scored slices and collect per-slice rows.
+
+Fairness rules: every method gets the same k-space arrays (checked by hashing
+what each method received), runs in the same process with the same thread
+count, is warmed up once before timing, and is timed slice by slice; one-time
+set-up (model loading) is reported separately by the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from csmri.comparison.cases import Case
+from csmri.comparison.tuning import tune_lambda
+from csmri.methods import ReconMethod
+from csmri.metrics import center_crop, nmse, psnr, ssim
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ComparisonResult:
+    """Everything a report or figure needs.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One row per case, method and scored slice: metrics, seconds, iterations, lambda.
+    lambdas : dict
+        ``{(acceleration, method): {"lam": value, "tried": {lam: psnr}}}``.
+    examples : dict
+        ``{acceleration: {"target": image, method: image, ...}}`` for one scored slice.
+    convergence : dict
+        ``{(acceleration, method): {"objective": [...], "seconds": [...], "psnr": [...]}}``.
+    input_hashes : dict
+        ``{(case, acceleration): sha256}`` of the k-space every method received.
+    """
+
+    rows: list[dict] = field(default_factory=list)
+    lambdas: dict = field(default_factory=dict)
+    examples: dict = field(default_factory=dict)
+    convergence: dict = field(default_factory=dict)
+    input_hashes: dict = field(default_factory=dict)
+
+
+class _RecordingMethod:
+    """Wraps a method and hashes every k-space it is given, to prove inputs are identical."""
+
+    def __init__(self, method: ReconMethod) -> None:
+        self.method = method
+        self.hashes: list[str] = []
+
+    def run(self, kspace: np.ndarray, mask: np.ndarray):  # noqa: ANN201 - MethodResult
+        import hashlib
+
+        digest = hashlib.sha256(np.ascontiguousarray(kspace).tobytes())
+        digest.update(np.ascontiguousarray(mask).tobytes())
+        self.hashes.append(digest.hexdigest())
+        return self.method.run(kspace, mask)
+
+
+def run_comparison(
+    cases: list[Case],
+    methods: list[ReconMethod],
+    auto_lambda: bool,
+    default_lambda: Callable[[ReconMethod], float],
+    progress: Progress | None = None,
+) -> ComparisonResult:
+    """Score each method on each case's scored slices, tuning lambda first when asked.
+
+    Parameters
+    ----------
+    cases : list of Case
+        Inputs (one per input and acceleration).
+    methods : list of ReconMethod
+        Methods; those with ``lam is not None`` are regularised and can be tuned.
+    auto_lambda : bool
+        Tune lambda per method and case on the tuning slices.
+    default_lambda : callable
+        Centre of the tuning grid for a method.
+    progress : callable, optional
+        Receives one-line status messages.
+
+    Returns
+    -------
+    ComparisonResult
+        Per-slice rows and everything needed for reports and figures.
+    """
+    say = progress or (lambda message: None)
+    result = ComparisonResult()
+    for case in cases:
+        received: dict[str, list[str]] = {}
+        for method in methods:
+            chosen = method
+            if auto_lambda and method.lam is not None:
+                say(f"{case.name} {case.acceleration:g}x: tuning lambda for {method.name}")
+                lam, tried = tune_lambda(method, case, default_lambda(method))
+                chosen = dataclasses.replace(method, lam=lam)
+                result.lambdas[(case.acceleration, method.name)] = {"lam": lam, "tried": tried}
+            elif method.lam is not None:
+                result.lambdas[(case.acceleration, method.name)] = {"lam": method.lam, "tried": {}}
+            say(f"{case.name} {case.acceleration:g}x: {method.name}")
+            recorder = _RecordingMethod(chosen)
+            _warm_up(chosen, case)
+            _score(recorder, chosen, case, result)
+            received[method.name] = recorder.hashes
+        _check_identical_inputs(case, received)
+        result.input_hashes[(case.name, case.acceleration)] = case.fingerprint(case.scored)
+    return result
+
+
+def _warm_up(method: ReconMethod, case: Case) -> None:
+    """One untimed run so caches, FFT plans and lazy imports do not count as per-slice time."""
+    first = case.tuning[:1] or case.scored[:1]
+    method.run(case.kspace[first], case.mask)
+
+
+def _score(recorder: _RecordingMethod, method: ReconMethod, case: Case, out: ComparisonResult) -> None:
+    example_slice = case.scored[len(case.scored) // 2]
+    examples = out.examples.setdefault(case.acceleration, {})
+    for index in case.scored:
+        run = recorder.run(case.kspace[index : index + 1], case.mask)
+        target = case.target[index]
+        image = center_crop(run.images[0], target.shape)
+        out.rows.append(
+            {
+                "input": case.name,
+                "acceleration": case.acceleration,
+                "realised_acceleration": float(case.mask.size / case.mask.sum()),
+                "method": method.name,
+                "slice": index,
+                "nmse": nmse(target, image),
+                "psnr": psnr(target, image),
+                "ssim": ssim(target, image),
+                "seconds": run.seconds,
+                "iterations": run.iterations[0] if run.iterations else 1,
+                "lambda": method.lam,
+            }
+        )
+        if index == example_slice and case is not None:
+            examples.setdefault("target", target)
+            examples[method.name] = image
+        if index == example_slice and run.history:
+            out.convergence[(case.acceleration, method.name)] = _convergence(
+                method, case, index, run.history[0]
+            )
+
+
+def _convergence(method: ReconMethod, case: Case, index: int, history: object) -> dict:
+    """Objective and PSNR against iteration and time, from a traced re-run of one slice."""
+    trace = getattr(method, "trace", None)
+    if trace is None:
+        return {"history": history}
+    return trace(case.kspace[index : index + 1], case.mask, case.target[index])
+
+
+def _check_identical_inputs(case: Case, received: dict[str, list[str]]) -> None:
+    """Every method must have been given byte-identical k-space, slice by slice."""
+    sequences = {tuple(hashes) for hashes in received.values()}
+    if len(sequences) > 1:
+        raise RuntimeError(f"methods received different inputs for {case.name} at {case.acceleration}x")
