@@ -31,34 +31,78 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
 
 @click.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--accel", multiple=True, default=("4", "8"), show_default=True,
-              help="Accelerations, repeated or comma-separated (--accel 4,8).")
-@click.option("--center-fraction", multiple=True, default=(),
-              help="Centre fractions paired with --accel (default 0.32/R: 0.08 at 4x, 0.04 at 8x).")
-@click.option("--mask", "mask_type", default="random", type=click.Choice(["random", "equispaced"]),
-              show_default=True)
-@click.option("--methods", default=DEFAULT_METHODS, show_default=True,
-              help="Comma-separated: zero-filled, unet, and REG-SOLVER with REG in "
-                   f"{'/'.join(REGULARIZERS)} and SOLVER in {'/'.join(SOLVERS)}.")
-@click.option("--lam", default="auto", show_default=True,
-              help="'auto' tunes lambda per method and acceleration on unscored slices; "
-                   "or a fixed value in normalised units.")
+@click.option(
+    "--accel",
+    multiple=True,
+    default=("4", "8"),
+    show_default=True,
+    help="Accelerations, repeated or comma-separated (--accel 4,8).",
+)
+@click.option(
+    "--center-fraction",
+    multiple=True,
+    default=(),
+    help="Centre fractions paired with --accel (default 0.32/R: 0.08 at 4x, 0.04 at 8x).",
+)
+@click.option(
+    "--mask",
+    "mask_type",
+    default="random",
+    type=click.Choice(["random", "equispaced"]),
+    show_default=True,
+)
+@click.option(
+    "--methods",
+    default=DEFAULT_METHODS,
+    show_default=True,
+    help="Comma-separated: zero-filled, unet, and REG-SOLVER with REG in "
+    f"{'/'.join(REGULARIZERS)} and SOLVER in {'/'.join(SOLVERS)}.",
+)
+@click.option(
+    "--lam",
+    default="auto",
+    show_default=True,
+    help="'auto' tunes lambda per method and acceleration on unscored slices; "
+    "or a fixed value in normalised units.",
+)
 @click.option("--iters", default=100, type=click.IntRange(min=1), show_default=True)
-@click.option("--model", default=None, type=click.Path(path_type=Path),
-              help="U-Net weights; default: the shipped model.")
+@click.option(
+    "--model",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="U-Net weights; default: the shipped model.",
+)
 @click.option("--seed", default=0, type=int, show_default=True)
 @click.option("--noise", default=0.005, type=NON_NEGATIVE, show_default=True)
-@click.option("--tuning-slices", default=2, type=click.IntRange(min=1), show_default=True,
-              help="Slices per input reserved for --lam auto (never scored).")
-@click.option("--axis", default=2, type=click.IntRange(0, 2), show_default=True,
-              help="NIfTI slice axis.")
+@click.option(
+    "--tuning-slices",
+    default=2,
+    type=click.IntRange(min=1),
+    show_default=True,
+    help="Slices per input reserved for --lam auto (never scored).",
+)
+@click.option(
+    "--axis", default=2, type=click.IntRange(0, 2), show_default=True, help="NIfTI slice axis."
+)
 @click.option("--slices", default=None, help="Slice range A:B of image inputs.")
-@click.option("-o", "--output-dir", default=None, type=click.Path(path_type=Path),
-              help="Folder for results.csv/.json/.md and figures.")
-@click.option("--format", "fmt", default="table", type=click.Choice(FORMATS), show_default=True,
-              help="What to print on the terminal.")
-@click.option("--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]),
-              show_default=True)
+@click.option(
+    "-o",
+    "--output-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Folder for results.csv/.json/.md and figures.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    type=click.Choice(FORMATS),
+    show_default=True,
+    help="What to print on the terminal.",
+)
+@click.option(
+    "--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
+)
 def compare(
     inputs: tuple[Path, ...],
     accel: tuple[str, ...],
@@ -99,9 +143,20 @@ def compare(
         raise UsageError(f"{output_dir}: parent folder does not exist")
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: exists and is not a folder")
-    method_list, setup_seconds = _build_methods(methods, fixed_lam, iters, model, device, DEFAULT_LAMBDA)
-    cases = _build_cases(inputs, accelerations, fractions, mask_type, seed, noise,
-                         tuning_slices if auto else 0, axis, slices)
+    method_list, setup_seconds = _build_methods(
+        methods, fixed_lam, iters, model, device, DEFAULT_LAMBDA
+    )
+    cases = _build_cases(
+        inputs,
+        accelerations,
+        fractions,
+        mask_type,
+        seed,
+        noise,
+        tuning_slices if auto else 0,
+        axis,
+        slices,
+    )
 
     def progress(message: str) -> None:
         click.echo(f"  .. {message}", err=True)
@@ -109,8 +164,21 @@ def compare(
     start = time.perf_counter()
     result = run_comparison(cases, method_list, auto, lambda m: DEFAULT_LAMBDA[m.reg], progress)
     summary = report.summarise(result)
-    config = _config(inputs, accelerations, fractions, mask_type, methods, lam, iters, model, seed,
-                     noise, tuning_slices, setup_seconds, time.perf_counter() - start)
+    config = _config(
+        inputs,
+        accelerations,
+        fractions,
+        mask_type,
+        methods,
+        lam,
+        iters,
+        model,
+        seed,
+        noise,
+        tuning_slices,
+        setup_seconds,
+        time.perf_counter() - start,
+    )
     note = (
         "Every method received byte-identical masked k-space per slice and acceleration "
         f"(sha256 checked); {len(cases[0].scored)} scored slices per case"
@@ -128,7 +196,9 @@ def compare(
         writers = {
             "results.csv": lambda p: p.write_text(report.format_csv(result.rows)),
             "results.json": lambda p: p.write_text(report.to_json(result, summary, config)),
-            "results.md": lambda p: p.write_text(report.format_markdown(summary) + "\n" + note + "\n"),
+            "results.md": lambda p: p.write_text(
+                report.format_markdown(summary) + "\n" + note + "\n"
+            ),
             "reconstructions.png": lambda p: plots.reconstruction_grid(result, p),
             "quality_vs_runtime.png": lambda p: plots.quality_vs_runtime(summary, p),
             "convergence.png": lambda p: plots.convergence(result, p),
@@ -157,9 +227,14 @@ def _build_methods(
             reg, _, solver = name.rpartition("-")
             if reg not in REGULARIZERS or solver not in SOLVERS:
                 raise UsageError(f"unknown method {name!r}; see csmri compare --help")
-            methods.append(CompressedSensing(reg=reg, solver=solver,
-                                             lam=defaults[reg] if lam is None else lam,
-                                             max_iter=iters))
+            methods.append(
+                CompressedSensing(
+                    reg=reg,
+                    solver=solver,
+                    lam=defaults[reg] if lam is None else lam,
+                    max_iter=iters,
+                )
+            )
     if not methods:
         raise UsageError("--methods lists no method")
     if len({m.name for m in methods}) != len(methods):
@@ -167,7 +242,9 @@ def _build_methods(
     return methods, setup
 
 
-def _build_cases(inputs, accelerations, fractions, mask_type, seed, noise, num_tuning, axis, slices):  # noqa: ANN001, ANN202
+def _build_cases(
+    inputs, accelerations, fractions, mask_type, seed, noise, num_tuning, axis, slices
+):
     from csmri.comparison import cases_from_images, cases_from_kspace_file
     from csmri.data import load_sample, parse_slices, read_images, select_slices
     from csmri.kspace_io import read_kspace
@@ -175,16 +252,18 @@ def _build_cases(inputs, accelerations, fractions, mask_type, seed, noise, num_t
     selection = parse_slices(slices)
     if not inputs:
         images = select_slices(load_sample(), selection)
-        return cases_from_images("sample", images, accelerations, fractions, mask_type, seed,
-                                 noise, num_tuning)
+        return cases_from_images(
+            "sample", images, accelerations, fractions, mask_type, seed, noise, num_tuning
+        )
     cases = []
     for path in inputs:
         if path.suffix.lower() == ".h5" and _has_kspace(path):
             cases += cases_from_kspace_file(path.name, read_kspace(path), num_tuning)
         else:
             images = read_images(path, axis=axis, slices=selection)
-            cases += cases_from_images(path.name, images, accelerations, fractions, mask_type,
-                                       seed, noise, num_tuning)
+            cases += cases_from_images(
+                path.name, images, accelerations, fractions, mask_type, seed, noise, num_tuning
+            )
     return cases
 
 
@@ -198,8 +277,21 @@ def _has_kspace(path: Path) -> bool:
         return False
 
 
-def _config(inputs, accelerations, fractions, mask_type, methods, lam, iters, model, seed, noise,  # noqa: ANN001, ANN202
-            tuning_slices, setup_seconds, total_seconds):
+def _config(
+    inputs,
+    accelerations,
+    fractions,
+    mask_type,
+    methods,
+    lam,
+    iters,
+    model,
+    seed,
+    noise,
+    tuning_slices,
+    setup_seconds,
+    total_seconds,
+):
     import numpy
     import scipy
     import torch
@@ -220,9 +312,18 @@ def _config(inputs, accelerations, fractions, mask_type, methods, lam, iters, mo
         "tuning_slices": tuning_slices,
         "setup_seconds": setup_seconds,
         "total_seconds": total_seconds,
-        "versions": {"csmri": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
-                     "torch": torch.__version__, "python": platform.python_version()},
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "versions": {
+            "csmri": __version__,
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
         "command": json.dumps(click.get_current_context().params, default=str),
     }

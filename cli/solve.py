@@ -23,23 +23,43 @@ CHUNK = 4  # slices per solver call: vectorised FFTs, bounded memory
 
 @click.command()
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output .h5 (fastMRI 'reconstruction'), .npy or .cfl.")
-@click.option("--method", default="cs", type=click.Choice(["cs", "unet", "zero-filled"]),
-              show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output .h5 (fastMRI 'reconstruction'), .npy or .cfl.",
+)
+@click.option(
+    "--method", default="cs", type=click.Choice(["cs", "unet", "zero-filled"]), show_default=True
+)
 @click.option("--reg", default="tv", type=click.Choice(REGULARIZERS), show_default=True)
-@click.option("--lam", default=None, type=NON_NEGATIVE,
-              help="Regularisation weight in normalised units (default: tuned per regulariser).")
+@click.option(
+    "--lam",
+    default=None,
+    type=NON_NEGATIVE,
+    help="Regularisation weight in normalised units (default: tuned per regulariser).",
+)
 @click.option("--solver", default="fista", type=click.Choice(SOLVERS), show_default=True)
 @click.option("--iters", default=100, type=click.IntRange(min=1), show_default=True)
-@click.option("--tol", default=0.0, type=NON_NEGATIVE, show_default=True,
-              help="Stop when the relative change falls below this (0: run all iterations).")
+@click.option(
+    "--tol",
+    default=0.0,
+    type=NON_NEGATIVE,
+    show_default=True,
+    help="Stop when the relative change falls below this (0: run all iterations).",
+)
 @click.option("--wavelet", default="db4", show_default=True, help="PyWavelets wavelet name.")
 @click.option("--slices", default=None, help="Slice range A:B (Python semantics).")
-@click.option("--model", default=None, type=click.Path(path_type=Path),
-              help="U-Net weights (.safetensors); default: the shipped model.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]),
-              show_default=True)
+@click.option(
+    "--model",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="U-Net weights (.safetensors); default: the shipped model.",
+)
+@click.option(
+    "--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
+)
 @click.option("--png", is_flag=True, help="Also write OUT.png with the reconstructed slices.")
 @overwrite_option
 def solve(

@@ -14,38 +14,62 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
 @click.command()
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="NIfTI volume, image folder or fastMRI .h5 file (repeatable).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output model (.safetensors, with a .json beside it).")
-@click.option("--accel", multiple=True, type=FiniteFloat(1.0), default=(4.0, 8.0), show_default=True)
-@click.option("--center-fraction", multiple=True, type=FRACTION, default=(0.08, 0.04),
-              show_default=True)
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="NIfTI volume, image folder or fastMRI .h5 file (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output model (.safetensors, with a .json beside it).",
+)
+@click.option(
+    "--accel", multiple=True, type=FiniteFloat(1.0), default=(4.0, 8.0), show_default=True
+)
+@click.option(
+    "--center-fraction", multiple=True, type=FRACTION, default=(0.08, 0.04), show_default=True
+)
 @click.option("--epochs", default=10, type=click.IntRange(min=1), show_default=True)
 @click.option("--batch-size", default=8, type=click.IntRange(min=1), show_default=True)
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), show_default=True)
 @click.option("--lr", default=1e-3, type=FiniteFloat(0.0, strict=True), show_default=True)
-@click.option("--momentum", default=0.9, type=FiniteFloat(0.0), show_default=True,
-              help="SGD momentum.")
+@click.option(
+    "--momentum", default=0.9, type=FiniteFloat(0.0), show_default=True, help="SGD momentum."
+)
 @click.option("--norm", default="group", type=click.Choice(NORMS), show_default=True)
-@click.option("--chans", default=None, type=click.IntRange(min=1),
-              help="Channels of the first level (default: the shipped model's).")
-@click.option("--depth", default=None, type=click.IntRange(min=1),
-              help="Pooling levels (default: the shipped model's).")
+@click.option(
+    "--chans",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Channels of the first level (default: the shipped model's).",
+)
+@click.option(
+    "--depth",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Pooling levels (default: the shipped model's).",
+)
 @click.option("--seed", default=0, type=int, show_default=True)
 @click.option("--val-fraction", default=0.1, type=FRACTION, show_default=True)
-@click.option("--resume", default=None, type=click.Path(path_type=Path),
-              help="Checkpoint to resume from.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]),
-              show_default=True)
+@click.option(
+    "--resume", default=None, type=click.Path(path_type=Path), help="Checkpoint to resume from."
+)
+@click.option(
+    "--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
+)
 @overwrite_option
 def train(output: Path, overwrite: bool, resume: Path | None, **options: object) -> None:
     """Train a U-Net for one-shot reconstruction of undersampled k-space."""
-    from learned.train import TrainConfig, train_model
+    from learned.train import TrainConfig
+    from learned.train import train as train_model
 
-    if len(options["accel"]) != len(options["center_fraction"]):  # type: ignore[arg-type]
-        raise click.UsageError("give as many --center-fraction values as --accel values")
-    check_output_path(output, overwrite or resume is not None, tuple(options["data"]))  # type: ignore[arg-type]
+    check_output_path(output, overwrite or resume is not None)
     config = TrainConfig.from_cli(output=output, resume=resume, **options)
-    result = train_model(config)
+    result = train_model(config.validate())
     click.echo(result.summary())

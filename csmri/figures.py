@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 
-def save_montage(path: str | Path, images: np.ndarray, title: str = "", max_slices: int = 16) -> None:
+def save_montage(
+    path: str | Path, images: np.ndarray, title: str = "", max_slices: int = 16
+) -> None:
     """Save up to ``max_slices`` magnitude images as one grayscale PNG grid.
 
     Parameters
@@ -31,7 +33,9 @@ def save_montage(path: str | Path, images: np.ndarray, title: str = "", max_slic
     cols = int(np.ceil(np.sqrt(count)))
     rows = int(np.ceil(count / cols))
     vmax = float(np.percentile(images, 99.5)) or 1.0
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows * images.shape[1] / images.shape[2]))
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.2 * cols, 2.2 * rows * images.shape[1] / images.shape[2])
+    )
     for ax in np.atleast_1d(axes).ravel():
         ax.axis("off")
     for ax, image in zip(np.atleast_1d(axes).ravel(), images, strict=False):

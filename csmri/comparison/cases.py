@@ -81,7 +81,7 @@ def split_slices(num_slices: int, num_tuning: int) -> tuple[list[int], list[int]
         )
     # evenly spaced, avoiding the first and last slice where anatomy is least typical
     positions = np.linspace(0, num_slices - 1, num_tuning + 2)[1:-1]
-    tuning = sorted({int(round(p)) for p in positions})
+    tuning = sorted({round(float(p)) for p in positions})
     return tuning, [i for i in range(num_slices) if i not in tuning]
 
 

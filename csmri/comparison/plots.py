@@ -10,7 +10,7 @@ from csmri.comparison.runner import ComparisonResult
 from csmri.metrics import psnr, ssim
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")

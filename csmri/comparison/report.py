@@ -61,7 +61,9 @@ def _cell(entry: dict, column: str, digits: int) -> str:
 
 
 def _lam_text(value: float | None) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
+    )
 
 
 def table_rows(summary: list[dict], acceleration: float) -> list[list[str]]:
@@ -94,7 +96,9 @@ def format_text(summary: list[dict]) -> str:
         slices = next(e["slices"] for e in summary if e["acceleration"] == acceleration)
         lines = [f"Acceleration {acceleration:g}x ({slices} scored slices)"]
         for k, row in enumerate(rows):
-            lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+            lines.append(
+                "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            )
             if k == 0:
                 lines.append("  ".join("-" * width for width in widths))
         blocks.append("\n".join(lines))
@@ -109,7 +113,10 @@ def format_markdown(summary: list[dict]) -> str:
         lines = [f"### Acceleration {acceleration:g}x", ""]
         lines.append("| " + " | ".join(rows[0]) + " |")
         lines.append("|" + "---|" * len(rows[0]))
-        lines.extend("| " + " | ".join(cell.replace(" *", " **(best)**") for cell in row) + " |" for row in rows[1:])
+        lines.extend(
+            "| " + " | ".join(cell.replace(" *", " **(best)**") for cell in row) + " |"
+            for row in rows[1:]
+        )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -130,8 +137,14 @@ def to_json(result: ComparisonResult, summary: list[dict], config: dict) -> str:
         "summary": summary,
         "rows": result.rows,
         "lambdas": [
-            {"acceleration": acc, "method": method, "lambda": info["lam"],
-             "tried": [{"lambda": lam, "tuning_psnr": score} for lam, score in info["tried"].items()]}
+            {
+                "acceleration": acc,
+                "method": method,
+                "lambda": info["lam"],
+                "tried": [
+                    {"lambda": lam, "tuning_psnr": score} for lam, score in info["tried"].items()
+                ],
+            }
             for (acc, method), info in result.lambdas.items()
         ],
         "inputs": [

@@ -9,7 +9,6 @@ set-up (model loading) is reported separately by the caller.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,7 +54,7 @@ class _RecordingMethod:
         self.method = method
         self.hashes: list[str] = []
 
-    def run(self, kspace: np.ndarray, mask: np.ndarray):  # noqa: ANN201 - MethodResult
+    def run(self, kspace: np.ndarray, mask: np.ndarray):
         import hashlib
 
         digest = hashlib.sha256(np.ascontiguousarray(kspace).tobytes())
@@ -120,7 +119,9 @@ def _warm_up(method: ReconMethod, case: Case) -> None:
     method.run(case.kspace[first], case.mask)
 
 
-def _score(recorder: _RecordingMethod, method: ReconMethod, case: Case, out: ComparisonResult) -> None:
+def _score(
+    recorder: _RecordingMethod, method: ReconMethod, case: Case, out: ComparisonResult
+) -> None:
     example_slice = case.scored[len(case.scored) // 2]
     examples = out.examples.setdefault(case.acceleration, {})
     for index in case.scored:
@@ -163,4 +164,6 @@ def _check_identical_inputs(case: Case, received: dict[str, list[str]]) -> None:
     """Every method must have been given byte-identical k-space, slice by slice."""
     sequences = {tuple(hashes) for hashes in received.values()}
     if len(sequences) > 1:
-        raise RuntimeError(f"methods received different inputs for {case.name} at {case.acceleration}x")
+        raise RuntimeError(
+            f"methods received different inputs for {case.name} at {case.acceleration}x"
+        )
