@@ -108,9 +108,11 @@ def convergence(result: ComparisonResult, path: str | Path) -> None:
     """
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(9, 6))
-    for (acceleration, method), trace in result.convergence.items():
-        if "objective" not in trace:
-            continue
+    traces = {key: trace for key, trace in result.convergence.items() if "objective" in trace}
+    if not traces:
+        for ax in axes.ravel():
+            ax.text(0.5, 0.5, "no iterative method compared", ha="center", va="center")
+    for (acceleration, method), trace in traces.items():
         iterations = np.arange(1, len(trace["objective"]) + 1)
         label = f"{method} {acceleration:g}x"
         objective = np.asarray(trace["objective"])
@@ -129,7 +131,8 @@ def convergence(result: ComparisonResult, path: str | Path) -> None:
     axes[0, 1].set_xlabel("seconds")
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=6)
+    if traces:
+        axes[0, 0].legend(fontsize=6)
     fig.suptitle("Convergence of the CS solvers (one slice)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,0 +1,155 @@
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import csmri
+from csmri.comparison import cases_from_images, run_comparison
+from csmri.comparison.cases import split_slices
+from csmri.data import load_sample
+from csmri.methods import MethodResult, ZeroFilled
+from csmri.metrics import center_crop, psnr
+
+FAST = ["--methods", "zero-filled,tv-admm", "--iters", "3", "--accel", "4,8"]
+
+
+@pytest.fixture(scope="module")
+def tiny_stack(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    images = load_sample()[::3, 40:136, 40:136]  # 4 slices of 96x96
+    np.save(folder / "stack.npy", images)
+    return folder / "stack.npy", images
+
+
+def test_compare_writes_all_files_with_finite_numbers_consistent_with_metrics(tmp_path, tiny_stack):
+    path, images = tiny_stack
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        csmri, ["compare", str(path), *FAST, "--lam", "0.01", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for name in (
+        "results.csv",
+        "results.json",
+        "results.md",
+        "reconstructions.png",
+        "quality_vs_runtime.png",
+        "convergence.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    document = json.loads((out / "results.json").read_text())
+    rows = document["rows"]
+    assert {row["method"] for row in rows} == {"zero-filled", "tv-admm"}
+    assert {row["acceleration"] for row in rows} == {4.0, 8.0}
+    assert len(rows) == 2 * 2 * images.shape[0]  # methods x accelerations x slices
+    for row in rows:
+        assert all(np.isfinite(row[k]) for k in ("nmse", "psnr", "ssim", "seconds"))
+    assert {"versions", "machine", "seed"} <= set(document["config"])
+    # the zero-filled rows agree with the metrics module on an independent simulation
+    from csmri.baseline import zero_filled
+    from csmri.simulate import simulate
+
+    sim = simulate(images, 4, 0.08, "random", 0, 0.005, True)
+    expected = psnr(sim.target[1], np.abs(zero_filled(sim.kspace, sim.mask))[1])
+    row = next(
+        r
+        for r in rows
+        if r["method"] == "zero-filled" and r["acceleration"] == 4 and r["slice"] == 1
+    )
+    assert row["psnr"] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
+def test_every_format_parses_back(tiny_stack, fmt):
+    path, images = tiny_stack
+    result = CliRunner().invoke(
+        csmri, ["compare", str(path), *FAST, "--lam", "0.01", "--format", fmt]
+    )
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    if fmt == "json":
+        assert len(json.loads(text)["rows"]) == 16
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) == 16 and float(rows[0]["psnr"]) > 0
+    elif fmt == "md":
+        tables = [line for line in text.splitlines() if line.startswith("| ")]
+        assert len(tables) == 2 * 3  # header + 2 methods, per acceleration
+        assert all(line.count("|") == 8 for line in tables)
+    else:
+        assert "Acceleration 4x" in text and "Acceleration 8x" in text
+        assert "identical" in text
+
+
+def test_methods_receive_identical_inputs_and_a_mismatch_is_caught():
+    from csmri.comparison import runner
+
+    images = load_sample()[:3, 60:124, 60:124]
+    cases = cases_from_images("s", images, [4], [0.08], "random", 0, 0.0, 0)
+    result = run_comparison(cases, [ZeroFilled(), ZeroFilled(name="again")], False, lambda m: 0)
+    assert list(result.input_hashes.values()) == [cases[0].fingerprint(cases[0].scored)]
+    with pytest.raises(RuntimeError, match="different inputs"):
+        runner._check_identical_inputs(cases[0], {"a": ["h1", "h2"], "b": ["h1", "h3"]})
+
+
+def test_lambda_tuning_never_sees_scored_slices():
+    images = load_sample()[:6, 60:124, 60:124]
+    (case,) = cases_from_images("s", images, [4], [0.08], "random", 0, 0.0, num_tuning=2)
+    seen: list[str] = []
+
+    @dataclasses.dataclass
+    class Spy:
+        lam: float = 0.01
+        reg: str = "tv"
+        name: str = "spy"
+
+        def run(self, kspace, mask):
+            for slice_ in kspace:
+                seen.append(hashlib.sha256(slice_.tobytes()).hexdigest())
+            return MethodResult(np.abs(kspace).astype(np.float32) * 0 + self.lam, 0.0, [1])
+
+    scored = {hashlib.sha256(case.kspace[i].tobytes()).hexdigest() for i in case.scored}
+    tuning = {hashlib.sha256(case.kspace[i].tobytes()).hexdigest() for i in case.tuning}
+    from csmri.comparison.tuning import tune_lambda
+
+    best, tried = tune_lambda(Spy(), case, centre=0.01)
+    assert set(seen) == tuning and not set(seen) & scored
+    assert len(tried) >= 7 and best in tried
+
+
+def test_tuning_and_scored_slices_are_disjoint_and_cover_the_stack():
+    tuning, scored = split_slices(12, 2)
+    assert len(tuning) == 2 and not set(tuning) & set(scored)
+    assert sorted(tuning + scored) == list(range(12))
+    assert 0 not in tuning and 11 not in tuning
+
+
+def test_lambda_auto_is_reported_and_chosen_from_tuning(tiny_stack):
+    path, _ = tiny_stack
+    result = CliRunner().invoke(
+        csmri,
+        [
+            "compare",
+            str(path),
+            "--methods",
+            "tv-admm",
+            "--iters",
+            "3",
+            "--accel",
+            "4",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    (entry,) = document["lambdas"]
+    assert entry["lambda"] in [t["lambda"] for t in entry["tried"]]
+    best = max(entry["tried"], key=lambda t: t["tuning_psnr"])
+    assert entry["lambda"] == best["lambda"]
+    assert {row["slice"] for row in document["rows"]}.isdisjoint({1, 2})
