@@ -13,7 +13,7 @@ from csmri.comparison import cases_from_images, run_comparison
 from csmri.comparison.cases import split_slices
 from csmri.data import load_sample
 from csmri.methods import MethodResult, ZeroFilled
-from csmri.metrics import center_crop, psnr
+from csmri.metrics import psnr
 
 FAST = ["--methods", "zero-filled,tv-admm", "--iters", "3", "--accel", "4,8"]
 
@@ -66,7 +66,7 @@ def test_compare_writes_all_files_with_finite_numbers_consistent_with_metrics(tm
 
 @pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
 def test_every_format_parses_back(tiny_stack, fmt):
-    path, images = tiny_stack
+    path, _images = tiny_stack
     result = CliRunner().invoke(
         csmri, ["compare", str(path), *FAST, "--lam", "0.01", "--format", fmt]
     )
