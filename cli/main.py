@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from csmri.errors import CsmriError
+from csmri.errors import CsmriError, one_line
 
 
 class CsmriGroup(click.Group):
@@ -31,7 +31,31 @@ class CsmriGroup(click.Group):
             click.echo("csmri: interrupted; no output written", err=True)
             ctx.exit(130)
         except MemoryError:
+            if ctx.params.get("debug"):
+                raise
             click.echo("csmri: error: out of memory; try fewer slices (--slices)", err=True)
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except click.ClickException as error:  # bad option values: one line, not a usage block
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"csmri: error: {one_line(error.format_message())}", err=True)
+            ctx.exit(error.exit_code)
+        except OSError as error:  # disk full, permission denied, ... while reading or writing
+            if ctx.params.get("debug"):
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"csmri: error: {where}{one_line(error.strerror or error)}", err=True)
+            ctx.exit(1)
+        except Exception as error:  # a bug in a library or in csmri: still one line
+            if ctx.params.get("debug"):
+                raise
+            click.echo(
+                f"csmri: error: unexpected {type(error).__name__}: {one_line(error)} "
+                "(rerun with --debug for the traceback)",
+                err=True,
+            )
             ctx.exit(1)
 
 

@@ -9,7 +9,7 @@ import click
 from cli.options import ACCELERATION, FRACTION, NON_NEGATIVE, overwrite_option
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import load_sample, parse_slices, read_images, select_slices
-from csmri.errors import InputError
+from csmri.errors import InputError, UsageError
 from csmri.kspace_io import KspaceData, write_fastmri_h5
 from csmri.masks import MASK_TYPES
 from csmri.simulate import simulate as simulate_kspace
@@ -60,7 +60,9 @@ def simulate(
     Writes kspace (masked), mask and reconstruction_esc (the magnitude target).
     """
     if output.suffix.lower() != ".h5":
-        raise InputError("simulate writes fastMRI .h5 files; give an output ending in .h5", output)
+        raise UsageError(
+            f"{output}: simulate writes fastMRI .h5 files; give an output ending in .h5"
+        )
     inputs = (image,) if image is not None else ()
     check_output_path(output, overwrite, inputs)
     selection = parse_slices(slices)

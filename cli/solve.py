@@ -21,6 +21,14 @@ OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
 CHUNK = 4  # slices per solver call: vectorised FFTs, bounded memory
 
 
+def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from csmri.regularizers import WAVELETS
+
+    if value not in WAVELETS:
+        raise click.BadParameter(f"unknown wavelet {value!r}; try haar, db4, sym8 or coif3")
+    return value
+
+
 @click.command()
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
 @click.option(
@@ -49,7 +57,13 @@ CHUNK = 4  # slices per solver call: vectorised FFTs, bounded memory
     show_default=True,
     help="Stop when the relative change falls below this (0: run all iterations).",
 )
-@click.option("--wavelet", default="db4", show_default=True, help="PyWavelets wavelet name.")
+@click.option(
+    "--wavelet",
+    default="db4",
+    show_default=True,
+    callback=_check_wavelet,
+    help="Orthogonal PyWavelets wavelet name (haar, db4, sym8, ...).",
+)
 @click.option("--slices", default=None, help="Slice range A:B (Python semantics).")
 @click.option(
     "--model",
@@ -85,11 +99,11 @@ def solve(
     png_path = output.with_suffix(".png")
     if png:
         check_output_path(png_path, overwrite, (input_path,))
-    data = read_kspace(input_path)
     selection = parse_slices(slices)
+    recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
+    data = read_kspace(input_path)
     kspace = select_slices(data.kspace, selection, input_path)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
-    recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
 
     images = np.empty(kspace.shape, dtype=np.float32)
     iterations: list[int] = []

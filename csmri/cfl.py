@@ -17,12 +17,31 @@ BART_DIMS = 16
 COIL_DIM = 3
 SLICE_DIM = 13
 MAX_ELEMENTS = 2**31
+MAX_HEADER_BYTES = 1 << 16  # a BART header is one comment and one line of 16 numbers
 
 
 def cfl_base(path: str | Path) -> Path:
     """Strip a ``.cfl`` or ``.hdr`` suffix: BART names a pair by its common stem."""
     path = Path(path)
     return path.with_suffix("") if path.suffix in (".cfl", ".hdr") else path
+
+
+def cfl_pair(path: str | Path) -> tuple[Path, Path]:
+    """The ``(data, header)`` files of a BART pair named by either file or the stem.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``NAME.cfl``, ``NAME.hdr`` or ``NAME``; ``NAME`` may itself contain dots
+        (``sub.01.cfl`` pairs with ``sub.01.hdr``, not ``sub.hdr``).
+
+    Returns
+    -------
+    tuple of Path
+        ``NAME.cfl`` and ``NAME.hdr``.
+    """
+    base = cfl_base(path)
+    return base.with_name(base.name + ".cfl"), base.with_name(base.name + ".hdr")
 
 
 def read_cfl_header(path: str | Path) -> tuple[int, ...]:
@@ -38,13 +57,16 @@ def read_cfl_header(path: str | Path) -> tuple[int, ...]:
     tuple of int
         The dimensions, BART order, as listed.
     """
-    header = cfl_base(path).with_suffix(".hdr")
-    if not header.is_file():
-        raise InputError("missing BART header (.hdr) beside the .cfl file", header)
+    header = cfl_pair(path)[1]
     try:
+        if not header.is_file():
+            raise InputError("missing BART header (.hdr) beside the .cfl file", header)
+        if header.stat().st_size > MAX_HEADER_BYTES:
+            raise InputError("BART header is too large to be a header", header)
         lines = header.read_text(encoding="ascii", errors="strict").splitlines()
     except (UnicodeDecodeError, OSError) as error:
-        raise InputError(f"unreadable BART header ({error})", header) from None
+        reason = getattr(error, "strerror", None) or "not ASCII text"
+        raise InputError(f"unreadable BART header ({reason})", header) from None
     fields = [line for line in lines if line.strip() and not line.startswith("#")]
     try:
         dims = tuple(int(value) for value in fields[0].split())
@@ -69,20 +91,25 @@ def read_cfl(path: str | Path) -> np.ndarray:
         Shape as in the header, trailing singleton dimensions dropped.
     """
     dims = read_cfl_header(path)
-    data_file = cfl_base(path).with_suffix(".cfl")
+    data_file = cfl_pair(path)[0]
     count = int(np.prod(dims, dtype=np.float64))
     if count > MAX_ELEMENTS:
         raise InputError(
             f"BART header claims {count} elements, more than this tool reads", data_file
         )
-    if not data_file.is_file():
-        raise InputError("missing BART data file (.cfl)", data_file)
-    size = data_file.stat().st_size
-    if size != count * 8:
-        raise InputError(
-            f"BART data file has {size} bytes, header dims {dims} need {count * 8}", data_file
-        )
-    data = np.fromfile(data_file, dtype=np.complex64, count=count)
+    try:
+        if not data_file.is_file():
+            raise InputError("missing BART data file (.cfl)", data_file)
+        size = data_file.stat().st_size
+        if size != count * 8:
+            raise InputError(
+                f"BART data file has {size} bytes, header dims {dims} need {count * 8}", data_file
+            )
+        data = np.fromfile(data_file, dtype=np.complex64, count=count)
+    except OSError as error:
+        raise InputError(f"cannot read ({error.strerror or error})", data_file) from None
+    if data.size != count:  # the file shrank while we read it
+        raise InputError(f"BART data file is truncated ({data.size} of {count} values)", data_file)
     while len(dims) > 2 and dims[-1] == 1:  # trailing singletons, as BART's readcfl drops them
         dims = dims[:-1]
     return data.reshape(dims, order="F")
@@ -98,11 +125,11 @@ def write_cfl(path: str | Path, array: np.ndarray) -> None:
     array : ndarray
         Data in BART's dimension order; stored as complex64, column-major.
     """
-    base = cfl_base(path)
+    data_file, header = cfl_pair(path)
     array = np.asarray(array, dtype=np.complex64)
     dims = list(array.shape) + [1] * max(0, BART_DIMS - array.ndim)
-    base.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
-    np.asfortranarray(array).T.tofile(base.with_suffix(".cfl"))
+    header.write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
+    np.asfortranarray(array).T.tofile(data_file)
 
 
 def stack_to_bart(stack: np.ndarray) -> np.ndarray:

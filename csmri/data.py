@@ -6,12 +6,13 @@ Every reader returns a float32 stack of shape ``(slices, H, W)``; readers raise
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from csmri.errors import InputError
+from csmri.errors import InputError, UsageError
 
 COLIN27_PATH = "/usr/share/mricron/templates/ch2.nii.gz"
 """Colin27 T1 volume from Debian's ``mricron-data`` (181 x 217 x 181, 1 mm, RAS)."""
@@ -20,6 +21,7 @@ SAMPLE_AXIAL_SLICES: tuple[int, ...] = tuple(range(64, 112, 4))
 """Axial indices of Colin27 embedded as the sample (never used to train the shipped U-Net)."""
 
 MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_STACK_ELEMENTS = 2**30
 IMAGE_SUFFIXES = (".npy", ".png", ".nii", ".nii.gz", ".h5")
 
 
@@ -119,7 +121,7 @@ def parse_slices(text: str | None) -> slice | None:
         start, stop = text.split(":", 1)
         return slice(int(start) if start else None, int(stop) if stop else None)
     except ValueError:
-        raise InputError(f"slice selection {text!r} is not of the form A:B") from None
+        raise UsageError(f"slice selection {text!r} is not of the form A:B or N") from None
 
 
 def select_slices(stack: np.ndarray, selection: slice | None, path: object = None) -> np.ndarray:
@@ -154,12 +156,16 @@ def select_slices(stack: np.ndarray, selection: slice | None, path: object = Non
 
 
 def _check_image_stack(images: np.ndarray, path: Path) -> np.ndarray:
+    if not np.issubdtype(images.dtype, np.number) or images.dtype == np.bool_:
+        raise InputError(f"image data of type {images.dtype} is not numeric", path)
     if images.ndim == 2:
         images = images[np.newaxis]
     if images.ndim != 3:
         raise InputError(
             f"expected a 2-D image or a stack (slices, H, W), got shape {images.shape}", path
         )
+    if images.shape[0] == 0:
+        raise InputError("image stack has no slices", path)
     if images.shape[-1] < 8 or images.shape[-2] < 8:
         raise InputError(
             f"image of {images.shape[-2]}x{images.shape[-1]} pixels is too small", path
@@ -168,11 +174,10 @@ def _check_image_stack(images: np.ndarray, path: Path) -> np.ndarray:
         raise InputError(
             f"image of {images.shape[-2]}x{images.shape[-1]} pixels is too large", path
         )
-    if np.iscomplexobj(images):
-        images = np.abs(images)
-    if not np.issubdtype(images.dtype, np.number) or images.dtype == np.bool_:
-        raise InputError(f"image data of type {images.dtype} is not numeric", path)
-    images = images.astype(np.float32)
+    with np.errstate(all="ignore"):  # values beyond float32 become inf, refused below
+        if np.iscomplexobj(images):
+            images = np.abs(images)
+        images = images.astype(np.float32)
     if not np.isfinite(images).all():
         raise InputError("image contains NaN or Inf", path)
     return images
@@ -195,43 +200,50 @@ def read_images(path: str | Path, axis: int = 2, slices: slice | None = None) ->
     ndarray of float32, shape (S, H, W)
         Images; complex input is reduced to its magnitude.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such file", path)
-    if path.is_dir():
-        raise InputError("is a directory, expected an image file", path)
-    name = path.name.lower()
-    if name.endswith(".npy"):
-        try:
-            images = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            raise InputError(f"not a readable .npy file ({error})", path) from None
-    elif name.endswith(".png"):
-        images = _read_png(path)
-    elif name.endswith((".nii", ".nii.gz")):
-        images = _read_nifti(path, axis)
-    elif name.endswith(".h5"):
-        from csmri.kspace_io import read_kspace
+    from csmri.kspace_io import check_npy, read_kspace, require_file
 
-        data = read_kspace(path)
-        if data.target is None:
-            raise InputError("has no reconstruction_esc/reconstruction_rss target", path)
-        images = data.target
-    else:
-        raise InputError(f"unknown image format; expected one of {', '.join(IMAGE_SUFFIXES)}", path)
-    images = _check_image_stack(np.asarray(images), path)
+    path = require_file(path, "an image file")
+    name = path.name.lower()
+    with warnings.catch_warnings():  # one line per problem: no library warnings on stderr
+        warnings.simplefilter("ignore")
+        if name.endswith(".npy"):
+            check_npy(path, MAX_STACK_ELEMENTS)
+            try:
+                images = np.load(path, allow_pickle=False)
+            except MemoryError:  # a legitimate file too big for this machine
+                raise
+            except Exception as error:  # numpy.lib.format raises many types
+                raise InputError(f"not a readable .npy file ({error})", path) from None
+        elif name.endswith(".png"):
+            images = _read_png(path)
+        elif name.endswith((".nii", ".nii.gz")):
+            images = _read_nifti(path, axis)
+        elif name.endswith(".h5"):
+            data = read_kspace(path)
+            if data.target is None:
+                raise InputError("has no reconstruction_esc/reconstruction_rss target", path)
+            images = data.target
+        else:
+            raise InputError(
+                f"unknown image format; expected one of {', '.join(IMAGE_SUFFIXES)}", path
+            )
+        images = _check_image_stack(np.asarray(images), path)
     return select_slices(images, slices, path)
 
 
 def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=["PNG"]) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise InputError(f"image of {image.height}x{image.width} pixels is too large", path)
             return np.asarray(image.convert("F"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except InputError:
+        raise
+    except MemoryError:  # a legitimate file too big for this machine
+        raise
+    except Exception as error:  # Pillow raises many types (and decompression bombs) on bad files
         raise InputError(f"not a readable PNG file ({error})", path) from None
 
 
@@ -244,10 +256,18 @@ def _read_nifti(path: Path, axis: int) -> np.ndarray:
         image = nib.load(path)
         if len(image.shape) < 3:
             raise InputError(f"expected a 3-D volume, got shape {image.shape}", path)
-        if np.prod(image.shape, dtype=np.float64) > 1024**3:
+        if 0 in image.shape:
+            raise InputError(f"volume of shape {image.shape} is empty", path)
+        if np.prod(image.shape, dtype=np.float64) > MAX_STACK_ELEMENTS:
             raise InputError(f"volume of shape {image.shape} is too large", path)
-        volume = np.asarray(image.dataobj, dtype=np.float32)
+        with np.errstate(all="ignore"):
+            volume = np.asanyarray(image.dataobj)
+            if np.iscomplexobj(volume):
+                volume = np.abs(volume)
+            volume = np.asarray(volume, dtype=np.float32)
     except InputError:
+        raise
+    except MemoryError:  # a legitimate file too big for this machine
         raise
     except Exception as error:  # nibabel raises many types for corrupt files
         raise InputError(f"not a readable NIfTI file ({error})", path) from None

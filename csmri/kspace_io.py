@@ -9,15 +9,19 @@ any large allocation.
 
 from __future__ import annotations
 
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from csmri.cfl import bart_to_stack, cfl_base, read_cfl, stack_to_bart, write_cfl
+from csmri.cfl import bart_to_stack, cfl_pair, read_cfl, stack_to_bart, write_cfl
 from csmri.errors import InputError
 
 MAX_KSPACE_ELEMENTS = 2**30  # 8 GiB of complex64: refuse larger before reading
+MAX_MASK_ELEMENTS = 2**24  # a column mask, even stored per row, is far smaller
 MIN_SIDE = 8
 KSPACE_SUFFIXES = (".h5", ".cfl", ".hdr", ".npy", ".npz")
 TARGET_KEYS = ("reconstruction_esc", "reconstruction_rss")
@@ -83,7 +87,8 @@ def validate_kspace(
     tuple
         k-space as complex64 ``(S, H, W)``, mask as bool ``(W,)``, and whether it was inferred.
     """
-    if not np.iscomplexobj(kspace):
+    kspace = np.asanyarray(kspace)
+    if kspace.dtype.kind != "c":
         raise InputError(f"k-space must be complex, got {kspace.dtype}", path)
     if kspace.ndim == 2:
         kspace = kspace[np.newaxis]
@@ -97,7 +102,8 @@ def validate_kspace(
         raise InputError(f"k-space of {kspace.shape[-2]}x{kspace.shape[-1]} is too small", path)
     if kspace.shape[0] == 0:
         raise InputError("k-space has no slices", path)
-    kspace = np.asarray(kspace, dtype=np.complex64)
+    with np.errstate(all="ignore"):  # complex128 beyond float32 range becomes inf: refused below
+        kspace = np.asarray(kspace, dtype=np.complex64)
     if not np.isfinite(kspace).all():
         raise InputError("k-space contains NaN or Inf", path)
     inferred = mask is None
@@ -105,8 +111,10 @@ def validate_kspace(
         mask = infer_mask(kspace)
     else:
         mask = np.asarray(mask)
-        if mask.ndim != 1:
-            mask = mask.reshape(-1) if mask.size == kspace.shape[-1] else mask
+        if mask.dtype.kind not in "biuf":
+            raise InputError(f"mask must be boolean or real numbers, got {mask.dtype}", path)
+        if mask.ndim != 1 and mask.size == kspace.shape[-1]:
+            mask = mask.reshape(-1)
         if mask.ndim != 1 or mask.size != kspace.shape[-1]:
             raise InputError(
                 f"mask of shape {mask.shape} does not match k-space width {kspace.shape[-1]}", path
@@ -136,19 +144,21 @@ def read_kspace(path: str | Path) -> KspaceData:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".cfl", ".hdr"):
-        if not cfl_base(path).with_suffix(".cfl").exists():
-            raise InputError("no such file", path)
-    elif not path.exists():
-        raise InputError("no such file", path)
-    if path.is_dir():
-        raise InputError("is a directory, expected a k-space file", path)
-    if suffix == ".h5":
-        return _read_h5(path)
-    if suffix in (".cfl", ".hdr"):
-        kspace, mask, inferred = validate_kspace(bart_to_stack(read_cfl(path), path), None, path)
-        return KspaceData(kspace, mask, mask_inferred=inferred)
-    if suffix in (".npy", ".npz"):
-        return _read_numpy(path)
+        data_file = cfl_pair(path)[0]
+        require_file(path if path.exists() else data_file, "a k-space file")
+        require_file(data_file, "a BART .cfl data file")
+    else:
+        require_file(path, "a k-space file")
+    with warnings.catch_warnings():  # one line per problem: no library warnings on stderr
+        warnings.simplefilter("ignore")
+        if suffix == ".h5":
+            return _read_h5(path)
+        if suffix in (".cfl", ".hdr"):
+            stack = bart_to_stack(read_cfl(path), path)
+            kspace, mask, inferred = validate_kspace(stack, None, path)
+            return KspaceData(kspace, mask, mask_inferred=inferred)
+        if suffix in (".npy", ".npz"):
+            return _read_numpy(path)
     raise InputError(
         f"unknown k-space format {suffix or '(no suffix)'}; "
         f"expected one of {', '.join(KSPACE_SUFFIXES)}",
@@ -156,10 +166,135 @@ def read_kspace(path: str | Path) -> KspaceData:
     )
 
 
-def _check_size(shape: tuple[int, ...], path: Path) -> None:
+def require_file(path: str | Path, what: str = "a file") -> Path:
+    """Refuse a path that is missing, a directory, or not a regular file (a FIFO, a device).
+
+    Parameters
+    ----------
+    path : str or Path
+        Input file.
+    what : str
+        What was expected, for the message (``"a k-space file"``).
+
+    Returns
+    -------
+    Path
+        The path, known to name an existing regular file.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise InputError(f"is a directory, expected {what}", path)
+        if not path.exists():
+            raise InputError("no such file", path)
+        if not path.is_file():
+            raise InputError(f"is not a regular file, expected {what}", path)
+    except OSError as error:  # a path too long, a loop of links, no permission on a folder
+        raise InputError(f"cannot open ({error.strerror or error})", path) from None
+    return path
+
+
+def read_npy_header(handle: BinaryIO, path: object = None) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an open ``.npy`` stream, without reading the data.
+
+    Parameters
+    ----------
+    handle : binary file
+        Positioned at the start of the ``.npy`` content; left just after the header.
+    path : path-like, optional
+        File named in error messages.
+
+    Returns
+    -------
+    tuple
+        ``(shape, dtype)`` as the header declares them.
+    """
+    from numpy.lib import format as npformat
+
+    try:
+        version = npformat.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(handle)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = npformat.read_array_header_2_0(handle)
+        else:
+            raise InputError(f"unsupported .npy format version {version}", path)
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as error:
+        raise InputError(f"not a readable NumPy file ({_first_line(error)})", path) from None
+    if dtype.hasobject:
+        raise InputError("holds Python objects (a pickle); refused", path)
+    return tuple(shape), dtype
+
+
+def check_npy(path: Path, limit: int = MAX_KSPACE_ELEMENTS) -> tuple[tuple[int, ...], np.dtype]:
+    """Check a ``.npy`` file's header against its size and ``limit`` before loading it.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.npy`` file.
+    limit : int
+        Largest number of elements accepted.
+
+    Returns
+    -------
+    tuple
+        ``(shape, dtype)`` from the header.
+    """
+    try:
+        with open(path, "rb") as handle:
+            shape, dtype = read_npy_header(handle, path)
+            offset = handle.tell()
+        size = path.stat().st_size
+    except OSError as error:
+        raise InputError(f"cannot read ({error.strerror or error})", path) from None
+    _check_size(shape, path, limit)
+    needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if size - offset < needed:
+        raise InputError(
+            f"truncated: header declares {shape} {dtype} ({needed} bytes), "
+            f"file holds {size - offset}",
+            path,
+        )
+    return shape, dtype
+
+
+def _check_npz(path: Path) -> None:
+    """Check every member's header against its stored size before :func:`numpy.load`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as handle:
+                    shape, dtype = read_npy_header(handle, path)
+                    offset = handle.tell()
+                _check_size(shape, path)
+                needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if info.file_size - offset < needed:
+                    raise InputError(
+                        f"truncated: member {info.filename} declares {shape} {dtype}", path
+                    )
+    except InputError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as error:
+        raise InputError(f"not a readable .npz file ({_first_line(error)})", path) from None
+
+
+def _check_size(shape: tuple[int, ...], path: object, limit: int = MAX_KSPACE_ELEMENTS) -> None:
     count = float(np.prod(shape, dtype=np.float64))
-    if count > MAX_KSPACE_ELEMENTS:
-        raise InputError(f"k-space of shape {shape} is too large to load", path)
+    if count > limit:
+        raise InputError(f"array of shape {tuple(shape)} is too large to load", path)
 
 
 def _read_h5(path: Path) -> KspaceData:
@@ -167,9 +302,9 @@ def _read_h5(path: Path) -> KspaceData:
 
     try:
         with h5py.File(path, "r") as file:
-            if "kspace" not in file or not isinstance(file["kspace"], h5py.Dataset):
+            dataset = _h5_dataset(file, "kspace", path)
+            if dataset is None:
                 raise InputError("no 'kspace' dataset (not a fastMRI file)", path)
-            dataset = file["kspace"]
             if dataset.ndim == 4:
                 raise InputError(
                     f"multi-coil k-space {dataset.shape} is not supported yet; "
@@ -180,30 +315,64 @@ def _read_h5(path: Path) -> KspaceData:
             if dataset.dtype.kind != "c":
                 raise InputError(f"k-space must be complex, got {dataset.dtype}", path)
             kspace = dataset[()]
-            mask = file["mask"][()] if "mask" in file else None
+            mask = None
+            mask_set = _h5_dataset(file, "mask", path)
+            if mask_set is not None:
+                _check_size(mask_set.shape, path, MAX_MASK_ELEMENTS)
+                mask = np.asarray(mask_set[()])
             target = None
             for key in TARGET_KEYS:
-                if key in file:
-                    _check_size(file[key].shape, path)
-                    target = np.asarray(file[key][()])
+                target_set = _h5_dataset(file, key, path)
+                if target_set is not None:
+                    _check_size(target_set.shape, path)
+                    target = np.asarray(target_set[()])
                     break
-            attrs = {key: _plain(value) for key, value in file.attrs.items()}
+            attrs = _h5_attrs(file)
     except InputError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
+    except MemoryError:  # a legitimate file too big for this machine
+        raise
+    except Exception as error:  # h5py raises many types (OSError, KeyError, ...) on bad files
         raise InputError(f"not a readable HDF5 file ({_first_line(error)})", path) from None
     kspace, mask, inferred = validate_kspace(kspace, mask, path)
     target = _validate_target(target, kspace, path)
     return KspaceData(kspace, mask, target, attrs, inferred)
 
 
+def _h5_dataset(file: object, key: str, path: Path) -> object | None:
+    """The dataset ``key`` if present; refuse groups and data stored outside the file."""
+    import h5py
+
+    if key not in file:  # type: ignore[operator]
+        return None
+    item = file[key]  # type: ignore[index]
+    if not isinstance(item, h5py.Dataset):
+        raise InputError(f"'{key}' is not a dataset", path)
+    if item.external or item.is_virtual:
+        raise InputError(f"'{key}' stores its data in other files; refused", path)
+    return item
+
+
+def _h5_attrs(file: object) -> dict:
+    """File attributes as plain values, skipping any that h5py cannot decode."""
+    attrs = {}
+    for key in list(file.attrs):  # type: ignore[attr-defined]
+        try:
+            attrs[key] = _plain(file.attrs[key])  # type: ignore[attr-defined]
+        except Exception:  # an exotic attribute is not worth refusing the file
+            continue
+    return attrs
+
+
 def _read_numpy(path: Path) -> KspaceData:
+    if path.suffix.lower() == ".npy":
+        check_npy(path)
+    else:
+        _check_npz(path)
     try:
         if path.suffix.lower() == ".npy":
-            kspace = np.load(path, mmap_mode="r", allow_pickle=False)
-            _check_size(kspace.shape, path)
+            kspace = np.load(path, allow_pickle=False)
             mask = target = None
-            kspace = np.array(kspace)
         else:
             with np.load(path, allow_pickle=False) as archive:
                 if "kspace" not in archive:
@@ -213,8 +382,12 @@ def _read_numpy(path: Path) -> KspaceData:
                 target = archive["target"] if "target" in archive else None
     except InputError:
         raise
-    except (ValueError, OSError, EOFError, KeyError) as error:
+    except MemoryError:  # a legitimate file too big for this machine
+        raise
+    except Exception as error:  # zipfile and numpy.lib.format raise many types
         raise InputError(f"not a readable NumPy file ({_first_line(error)})", path) from None
+    if mask is not None:
+        _check_size(mask.shape, path, MAX_MASK_ELEMENTS)
     kspace, mask, inferred = validate_kspace(kspace, mask, path)
     return KspaceData(kspace, mask, _validate_target(target, kspace, path), {}, inferred)
 
@@ -224,6 +397,9 @@ def _validate_target(
 ) -> np.ndarray | None:
     if target is None:
         return None
+    target = np.asanyarray(target)
+    if target.dtype.kind not in "biufc":
+        raise InputError(f"target must be numeric, got {target.dtype}", path)
     if target.ndim == 2:
         target = target[np.newaxis]
     if target.ndim != 3 or target.shape[0] != kspace.shape[0]:
@@ -236,7 +412,8 @@ def _validate_target(
             f"{kspace.shape[1]}x{kspace.shape[2]} images",
             path,
         )
-    target = np.abs(target).astype(np.float32)
+    with np.errstate(all="ignore"):  # overflow becomes inf, refused below
+        target = np.abs(target).astype(np.float32)
     if not np.isfinite(target).all():
         raise InputError("target contains NaN or Inf", path)
     return target
