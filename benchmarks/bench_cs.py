@@ -1,0 +1,296 @@
+"""Benchmark csmri's CS reconstructions against BART ``pics`` and SigPy.
+
+Usage::
+
+    python benchmarks/bench_cs.py [--quick] [--out benchmarks/RESULTS_cs.md]
+
+Cases: one Colin27 sample slice (``load_sample()[5]``), simulated with a smooth
+phase, ``noise=0.005``, fastMRI random masks (4x with centre fraction 0.08, 8x
+with 0.04), at the native size cropped to even 216 x 180 (BART's FFT centring
+equals ours only for even sizes) and zero-padded to 320 x 320.
+
+For every method and case, lambda is swept over a grid (normalised units: all
+methods get k-space divided by csmri's scale, BART through ``-w``), 100
+iterations, and the best PSNR is reported with its SSIM and time.  Timing: wall
+seconds of the whole call (BART: process start + file I/O + solve, plus BART's
+own "Total Time" when it prints one), and ms per iteration (csmri: median of
+the per-iteration times; others: wall / iterations).  The FFT pair is one
+forward + one inverse orthonormal 2-D FFT of a 320 x 320 complex64 image, both
+uncentred (what csmri's solvers use) and centred (``fft2c``/``ifft2c``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.fft
+
+from csmri.bart import bart_executable, bart_pics
+from csmri.data import load_sample
+from csmri.fft import fft2c, ifft2c
+from csmri.reconstruct import reconstruct
+from csmri.simulate import simulate
+
+try:
+    from csmri.metrics import psnr, ssim
+except ImportError:  # metrics not written yet: fastMRI definitions, locally
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    def psnr(target: np.ndarray, recon: np.ndarray) -> float:
+        return float(peak_signal_noise_ratio(target, recon, data_range=target.max()))
+
+    def ssim(target: np.ndarray, recon: np.ndarray) -> float:
+        return float(
+            np.mean(
+                [
+                    structural_similarity(t, r, data_range=target.max())
+                    for t, r in zip(target, recon, strict=True)
+                ]
+            )
+        )
+
+
+ITERS = 100
+
+
+def fft_pair_ms(shape: tuple[int, int] = (320, 320), repeats: int = 50) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+
+    def timed(f: Callable[[], object]) -> float:
+        f()
+        best = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(repeats // 5):
+                f()
+            best.append((time.perf_counter() - start) / (repeats // 5))
+        return 1e3 * min(best)
+
+    plain = timed(
+        lambda: scipy.fft.ifft2(
+            scipy.fft.fft2(x, norm="ortho", workers=-1), norm="ortho", workers=-1
+        )
+    )
+    centred = timed(lambda: ifft2c(fft2c(x)))
+    return plain, centred
+
+
+def make_case(size: str, acceleration: int) -> object:
+    image = load_sample()[5]
+    if size == "320":
+        padded = np.zeros((320, 320), dtype=np.float32)
+        top, left = (320 - image.shape[0]) // 2, (320 - image.shape[1]) // 2
+        padded[top : top + image.shape[0], left : left + image.shape[1]] = image
+        image = padded
+    else:
+        image = image[:216, :180]
+    center = 0.08 if acceleration == 4 else 0.04
+    return simulate(image, acceleration, center, "random", seed=0, noise=0.005, phase=True)
+
+
+def run_csmri(
+    sim, reg: str, solver: str, lam: float, **kw
+) -> tuple[np.ndarray, float, float, None]:
+    start = time.perf_counter()
+    result = reconstruct(
+        sim.kspace, sim.mask, reg=reg, lam=lam, solver=solver, max_iter=ITERS, **kw
+    )
+    wall = time.perf_counter() - start
+    per_iter = 1e3 * float(np.median(result.history[0].time))
+    return result.images, wall, per_iter, None
+
+
+def run_bart(
+    sim, reg: str, lam: float, scale: float
+) -> tuple[np.ndarray, float, float, float | None]:
+    result = bart_pics(sim.kspace, reg=reg, lam=lam, iterations=ITERS, scale=scale)
+    internal = result.internal[0]
+    return result.images, result.wall[0], 1e3 * result.wall[0] / ITERS, internal
+
+
+def run_sigpy(sim, reg: str, lam: float, scale: float) -> tuple[np.ndarray, float, float, None]:
+    import sigpy.mri.app as app
+
+    y = (sim.kspace / scale).astype(np.complex64)[np.newaxis]
+    mps = np.ones_like(y)
+    weights = np.broadcast_to(sim.mask[np.newaxis, np.newaxis, :], y.shape).astype(np.float32)
+    start = time.perf_counter()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        if reg == "tv":
+            x = app.TotalVariationRecon(
+                y, mps, lam, weights=weights, max_iter=ITERS, show_pbar=False
+            ).run()
+        else:
+            x = app.L1WaveletRecon(
+                y, mps, lam, weights=weights, max_iter=ITERS, show_pbar=False
+            ).run()
+    wall = time.perf_counter() - start
+    return np.asarray(x).reshape(sim.target.shape) * scale, wall, 1e3 * wall / ITERS, None
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {model}; "
+        f"Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}; load average at the end "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (other engineers' jobs share the machine)"
+    )
+
+
+def interleaved_timing(rounds: int = 3) -> str:
+    """ms per iteration next to the FFT pair measured just before, on the 320 4x case."""
+    sim = make_case("320", 4)
+    configs = [
+        ("admm", "tv", {}),
+        ("fista", "tv", {}),
+        ("fista", "wavelet", {}),
+        ("fista", "wavelet", {"wavelet": "db2"}),
+        ("admm", "wavelet", {}),
+    ]
+    lines = [
+        "| solver | reg | options | FFT pair (ms) | ms / iter | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for solver, reg, kw in configs:
+        ratios = []
+        for _ in range(rounds):
+            plain, _ = fft_pair_ms(repeats=20)
+            result = reconstruct(sim.kspace, sim.mask, reg=reg, lam=0.003, solver=solver, **kw)
+            per_iter = 1e3 * float(np.median(result.history[0].time))
+            ratios.append((per_iter / plain, plain, per_iter))
+        ratio, plain, per_iter = min(ratios)
+        lines.append(
+            f"| {solver} | {reg} | {kw or ''} | {plain:.2f} | {per_iter:.2f} | {ratio:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--timing-only", action="store_true", help="only the interleaved per-iteration timing"
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer lambdas and cases")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS_cs.md"))
+    parser.add_argument("--no-sigpy", action="store_true")
+    args = parser.parse_args()
+    if args.timing_only:
+        print(interleaved_timing())
+        return
+
+    lams = [0.003, 0.01, 0.03] if args.quick else [0.001, 0.003, 0.01, 0.03]
+    cases = (
+        [("320", 4), ("216x180", 4)]
+        if args.quick
+        else [("320", 4), ("320", 8), ("216x180", 4), ("216x180", 8)]
+    )
+    have_bart = bart_executable() is not None
+    plain, centred = fft_pair_ms()
+
+    methods: list[tuple[str, str, Callable]] = [
+        ("csmri admm", "tv", lambda s, lam, sc: run_csmri(s, "tv", "admm", lam)),
+        ("csmri fista", "tv", lambda s, lam, sc: run_csmri(s, "tv", "fista", lam)),
+        ("csmri fista", "wavelet", lambda s, lam, sc: run_csmri(s, "wavelet", "fista", lam)),
+        (
+            "csmri fista db2",
+            "wavelet",
+            lambda s, lam, sc: run_csmri(s, "wavelet", "fista", lam, wavelet="db2"),
+        ),
+        ("csmri admm", "wavelet", lambda s, lam, sc: run_csmri(s, "wavelet", "admm", lam)),
+    ]
+    if have_bart:
+        methods += [
+            ("bart pics", "tv", lambda s, lam, sc: run_bart(s, "tv", lam, sc)),
+            ("bart pics", "wavelet", lambda s, lam, sc: run_bart(s, "wavelet", lam, sc)),
+        ]
+    if not args.no_sigpy:
+        methods += [
+            ("sigpy (aniso TV)", "tv", lambda s, lam, sc: run_sigpy(s, "tv", lam, sc)),
+            ("sigpy", "wavelet", lambda s, lam, sc: run_sigpy(s, "wavelet", lam, sc)),
+        ]
+
+    rows = []
+    for size, acc in cases:
+        sim = make_case(size, acc)
+        target = sim.target
+        scale = float(reconstruct(sim.kspace, sim.mask, lam=0.0, max_iter=1).scale[0])
+        zero_filled = np.abs(ifft2c(sim.kspace))
+        rows.append(
+            (
+                f"{size} {acc}x",
+                "zero-filled",
+                "-",
+                psnr(target, zero_filled),
+                ssim(target, zero_filled),
+                "-",
+                0.0,
+                0.0,
+                None,
+            )
+        )
+        for name, reg, run in methods:
+            best = None
+            for lam in lams:
+                images, wall, per_iter, internal = run(sim, lam, scale)
+                magnitude = np.abs(images).astype(np.float64)
+                score = psnr(target, magnitude)
+                if best is None or score > best[0]:
+                    best = (score, ssim(target, magnitude), lam, wall, per_iter, internal)
+            score, sim_ssim, lam, wall, per_iter, internal = best
+            rows.append(
+                (f"{size} {acc}x", name, reg, score, sim_ssim, lam, wall, per_iter, internal)
+            )
+            print(
+                f"{size} {acc}x {name:18s} {reg:8s} PSNR {score:6.2f} SSIM {sim_ssim:.4f} "
+                f"lam {lam:<6g} "
+                f"{wall:7.2f}s {per_iter:7.2f} ms/it"
+                + (f" (BART internal {internal:.2f}s)" if internal else ""),
+                flush=True,
+            )
+
+    lines = [
+        "# CS benchmark: csmri vs BART `pics` vs SigPy",
+        "",
+        f"Command: `python benchmarks/bench_cs.py{' --quick' if args.quick else ''}`; "
+        f"{ITERS} iterations; lambdas {lams} (normalised units, best PSNR reported).",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"FFT pair (forward + inverse, 320x320 complex64): uncentred scipy.fft {plain:.2f} ms, "
+        f"centred fft2c/ifft2c {centred:.2f} ms.",
+        "",
+        "| case | method | reg | PSNR (dB) | SSIM | best lambda | wall (s) | ms / iter "
+        "| ms/iter / FFT pair | BART internal (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, name, reg, score, s_ssim, lam, wall, per_iter, internal in rows:
+        ratio = f"{per_iter / plain:.1f}" if per_iter else "-"
+        lines.append(
+            f"| {case} | {name} | {reg} | {score:.2f} | {s_ssim:.4f} | {lam} | {wall:.2f} | "
+            f"{per_iter:.2f} | {ratio} | {'' if internal is None else f'{internal:.2f}'} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(args.out, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The array seam: the few numerical primitives the CS solvers need from a backend.
+
+Solvers and regularisers call :func:`get_backend` for FFTs; everything else is
+plain NumPy array arithmetic on ``complex64`` arrays.  A torch/GPU backend can be
+added later by implementing :class:`Backend` with torch tensors (the solvers use
+only ``+ - * /``, ``abs``, ``sqrt``, ``sum`` over the last two axes, ``roll`` and
+slicing, which torch shares with NumPy).
+
+Why NumPy + ``scipy.fft`` today (measured on the 2-core AMD EPYC development
+machine, 320 x 320 ``complex64``, see ``benchmarks/RESULTS_cs.md``):
+
+* an *uncentred* orthonormal FFT pair with ``scipy.fft`` takes about 1.5 ms, the
+  same pair with ``torch.fft`` (CPU, 2 threads) about 2.8 ms;
+* the *centred* pair (``fft2c``/``ifft2c``, with two ``fftshift`` copies each)
+  takes several times longer than the uncentred pair, so the solvers never
+  shift: the data term is rewritten once in uncentred coordinates (see
+  :mod:`csmri.solvers.data`), which is exact for odd and even sizes;
+* elementwise work (roll, multiply, abs) is memory bound and costs about the
+  same in NumPy and torch on CPU, while NumPy avoids tensor conversions at the
+  API boundary.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import scipy.fft
+
+_AXES = (-2, -1)
+
+
+class Backend:
+    """Interface of an array backend: orthonormal, *uncentred* 2-D FFTs on the last two axes."""
+
+    name = "abstract"
+
+    def fft2(self, x: np.ndarray) -> np.ndarray:
+        """Orthonormal forward FFT over the last two axes (zero frequency at index 0)."""
+        raise NotImplementedError
+
+    def ifft2(self, k: np.ndarray) -> np.ndarray:
+        """Orthonormal inverse FFT over the last two axes."""
+        raise NotImplementedError
+
+
+class NumpyBackend(Backend):
+    """``scipy.fft`` on NumPy arrays; ``complex64`` stays ``complex64``.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Threads for ``scipy.fft``; ``CSMRI_FFT_WORKERS`` or all cores when omitted.
+    """
+
+    name = "numpy"
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is None:
+            env = os.environ.get("CSMRI_FFT_WORKERS")
+            workers = int(env) if env else -1
+        self.workers = workers
+
+    def fft2(self, x: np.ndarray) -> np.ndarray:
+        """Orthonormal forward FFT over the last two axes."""
+        return scipy.fft.fft2(x, axes=_AXES, norm="ortho", workers=self.workers)
+
+    def ifft2(self, k: np.ndarray) -> np.ndarray:
+        """Orthonormal inverse FFT over the last two axes."""
+        return scipy.fft.ifft2(k, axes=_AXES, norm="ortho", workers=self.workers)
+
+
+BACKENDS: tuple[str, ...] = ("numpy",)
+
+
+def get_backend(name: str = "numpy") -> Backend:
+    """Return the backend called ``name``.
+
+    Parameters
+    ----------
+    name : {"numpy"}
+        Backend name.
+
+    Returns
+    -------
+    Backend
+        A backend instance.
+    """
+    from csmri.errors import UsageError
+
+    if name != "numpy":
+        raise UsageError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return NumpyBackend()
