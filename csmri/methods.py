@@ -117,3 +117,48 @@ class CompressedSensing:
         seconds = time.perf_counter() - start
         images = np.abs(result.images).astype(np.float32)
         return MethodResult(images, seconds, list(result.iterations), list(result.history))
+
+    def trace(self, kspace: np.ndarray, mask: np.ndarray, target: np.ndarray) -> dict:
+        """Objective and PSNR after every iteration of one slice, against solver time.
+
+        Parameters
+        ----------
+        kspace : ndarray, shape (1, H, W)
+            One slice of masked k-space.
+        mask : ndarray, shape (W,)
+            Sampled columns.
+        target : ndarray, shape (h, w)
+            Magnitude reference (the iterate is centre-cropped to it).
+
+        Returns
+        -------
+        dict
+            ``objective``, ``seconds`` (cumulative solver time, scoring excluded) and ``psnr``.
+        """
+        from csmri.metrics import center_crop, psnr
+        from csmri.reconstruct import reconstruct
+
+        scores: list[float] = []
+
+        def score(
+            iteration: int, slices: np.ndarray, objective: np.ndarray, images: np.ndarray
+        ) -> None:
+            scores.append(psnr(target, center_crop(np.abs(images[0]), target.shape)))
+
+        result = reconstruct(
+            kspace,
+            mask,
+            reg=self.reg,
+            lam=self.lam,
+            solver=self.solver,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            wavelet=self.wavelet,
+            callback=score,
+        )
+        history = result.history[0]
+        return {
+            "objective": list(history.objective),
+            "seconds": np.cumsum(history.time).tolist(),
+            "psnr": scores,
+        }

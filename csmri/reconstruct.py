@@ -171,9 +171,11 @@ def _solve_chunk(
         tv_iter=tv_iter,
     )
 
-    def chunk_callback(it: int, active: np.ndarray, objective: np.ndarray) -> None:
+    def chunk_callback(
+        it: int, active: np.ndarray, objective: np.ndarray, images: np.ndarray
+    ) -> None:
         if callback is not None:
-            callback(it, indices[active], objective)
+            callback(it, indices[active], objective, images * scales[active, None, None])
 
     kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
     if solver == "admm":
@@ -198,7 +200,7 @@ def reconstruct_iter(
     levels: int | None = None,
     cycle_spin: bool | None = None,
     seed: int = 0,
-    callback: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    callback: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
     chunk: int = DEFAULT_CHUNK,
     scale: float | None = None,
     rho: float | None = None,
@@ -281,7 +283,7 @@ def reconstruct(
     levels: int | None = None,
     cycle_spin: bool | None = None,
     seed: int = 0,
-    callback: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    callback: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
     chunk: int = DEFAULT_CHUNK,
     scale: float | None = None,
     rho: float | None = None,
@@ -319,7 +321,8 @@ def reconstruct(
     seed : int
         Seeds the cycle-spinning shifts (per slice: ``[seed, slice index]``).
     callback : callable, optional
-        ``callback(iteration, slice_indices, objective)`` after each iteration.
+        ``callback(iteration, slice_indices, objective, images)`` after each iteration;
+        ``images`` are the current iterates of those slices, in input units.
     chunk : int
         Slices solved together (memory bound and vectorisation width).
     scale : float, optional

@@ -126,7 +126,7 @@ def test_tolerance_stops_early_and_records_history() -> None:
         solver="admm",
         max_iter=500,
         tol=1e-4,
-        callback=lambda it, idx, obj: calls.append((it, tuple(idx))),
+        callback=lambda it, idx, obj, images: calls.append((it, tuple(idx))),
     )
     assert all(1 < n < 500 for n in result.iterations)
     assert all(h.converged for h in result.history)
@@ -207,3 +207,19 @@ def test_regularizer_state_follows_batch_compaction() -> None:
     reg.keep(np.array([0, 2]))
     x, _ = reg.prox(v[[0, 2]], 0.1)
     assert x.shape == (2, 8, 8)
+
+
+@pytest.mark.parametrize("solver", ["fista", "admm"])
+def test_callback_sees_iterates_in_input_units_ending_at_the_result(solver: str) -> None:
+    kspace, mask = problem(slices=2)
+    kspace = kspace * 1e3
+    last: dict = {}
+
+    def record(it, idx, obj, images):
+        last.update(it=it, idx=tuple(idx), images=images.copy())
+
+    result = reconstruct(
+        kspace, mask, reg="tv", lam=0.01, solver=solver, max_iter=8, callback=record
+    )
+    assert last["it"] == 8 and last["idx"] == (0, 1)
+    np.testing.assert_allclose(last["images"], result.images, rtol=1e-4, atol=1e-3)

@@ -116,12 +116,12 @@ def convergence(result: ComparisonResult, path: str | Path) -> None:
         iterations = np.arange(1, len(trace["objective"]) + 1)
         label = f"{method} {acceleration:g}x"
         objective = np.asarray(trace["objective"])
-        relative = (objective - objective.min()) / max(abs(objective.min()), 1e-30) + 1e-16
+        relative = objective / objective[0]
         axes[0, 0].semilogy(iterations, relative, label=label)
         axes[0, 1].semilogy(trace["seconds"], relative, label=label)
         axes[1, 0].plot(iterations, trace["psnr"], label=label)
         axes[1, 1].plot(trace["seconds"], trace["psnr"], label=label)
-    axes[0, 0].set_ylabel("(F - F_min) / |F_min|")
+    axes[0, 0].set_ylabel("objective / first objective")
     axes[1, 0].set_ylabel("PSNR (dB)")
     for ax in axes[1]:
         ax.set_xlabel("")

@@ -23,8 +23,9 @@ from csmri.regularizers import Regularizer
 from csmri.solvers.data import CartesianData
 from csmri.solvers.history import History, check_finite, relative_change
 
-Callback = Callable[[int, np.ndarray, np.ndarray], None]
-"""``callback(iteration, slice_indices, objective)`` after each iteration."""
+Callback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
+"""``callback(iteration, slice_indices, objective, images)`` after each iteration
+(``images``: the current iterates of the active slices, normalised units)."""
 
 
 def _bcast(values: np.ndarray, ndim: int) -> np.ndarray:
@@ -61,7 +62,8 @@ def proximal_gradient(
     restart : bool
         Adaptive (gradient) restart of the momentum.
     callback : callable, optional
-        ``callback(iteration, slice_indices, objective)`` after each iteration.
+        ``callback(iteration, slice_indices, objective, images)`` after each iteration
+        (``images``: the current iterates of the active slices, normalised units).
 
     Returns
     -------
@@ -119,7 +121,7 @@ def proximal_gradient(
             h.relative_change.append(float(change[j]))
             h.time.append(elapsed)
         if callback is not None:
-            callback(it, active.copy(), objective.copy())
+            callback(it, active.copy(), objective.copy(), reg.to_image(x))
 
         converged = change < tol if tol > 0 else np.zeros(len(active), dtype=bool)
         done = converged | (it == max_iter)
