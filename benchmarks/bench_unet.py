@@ -35,6 +35,17 @@ LAMBDAS = (0.0005, 0.001, 0.002, 0.005, 0.01)
 TUNE_SLICES = (2, 5, 8, 11)
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def speed(model, lines: list[str]) -> None:
     torch.set_num_threads(2)
     images = np.zeros((8, 320, 320), np.float32)
@@ -157,7 +168,7 @@ def main() -> None:
         return
     torch.set_num_threads(2)
     model, config, _meta = load_model(args.model) if args.model else load_shipped_model()
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+    machine = (f"{cpu_name()}, {os.cpu_count()} CPU cores (shared with other jobs), "
                f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
                f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     lines = [

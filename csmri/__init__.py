@@ -15,13 +15,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
+# Bound eagerly: the function shadows its own module name, so ``csmri.reconstruct`` is
+# always the function; the module stays importable as ``from csmri.reconstruct import ...``.
+from csmri.reconstruct import reconstruct
+
 __all__ = ["__version__", "reconstruct"]
-
-
-def __getattr__(name: str) -> object:
-    # Imported lazily so that `import csmri` stays cheap for the CLI's fast paths.
-    if name == "reconstruct":
-        from csmri.reconstruct import reconstruct
-
-        return reconstruct
-    raise AttributeError(f"module 'csmri' has no attribute {name!r}")

@@ -47,7 +47,7 @@ class UNetConfig:
         Post-network data consistency (see :mod:`learned.consistency`).
     """
 
-    chans: int = 16
+    chans: int = 8
     depth: int = 4
     norm: str = "group"
     input: str = "magnitude"

@@ -329,3 +329,16 @@ def test_unet_method_protocol() -> None:
     sim = _measurement()
     result = UnetMethod(model=tiny()).run(sim.kspace, sim.mask)
     assert result.images.shape == sim.kspace.shape and result.iterations == [1, 1]
+
+
+def test_fastmri_h5_targets_are_training_slices(tmp_path) -> None:
+    import h5py
+
+    image = np.zeros((2, 40, 40), np.float32)
+    image[:, 8:32, 10:30] = 1.0
+    path = tmp_path / "file1000.h5"
+    with h5py.File(path, "w") as f:
+        f["kspace"] = np.fft.fft2(image).astype(np.complex64)
+        f["reconstruction_rss"] = image
+    slices = load_slices([path])
+    assert len(slices.images) == 2 and slices.images[0].shape == (40, 40)
