@@ -162,7 +162,14 @@ def compare(
         click.echo(f"  .. {message}", err=True)
 
     start = time.perf_counter()
-    result = run_comparison(cases, method_list, auto, lambda m: DEFAULT_LAMBDA[m.reg], progress)
+    result = run_comparison(
+        cases,
+        method_list,
+        auto,
+        lambda m: DEFAULT_LAMBDA[m.reg],
+        progress,
+        tuning_workers=min(2, os.cpu_count() or 1),
+    )
     summary = report.summarise(result)
     config = _config(
         inputs,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Before torch is imported anywhere: see learned/__init__.py.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 

@@ -8,8 +8,11 @@ set-up (model loading) is reported separately by the caller.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +72,7 @@ def run_comparison(
     auto_lambda: bool,
     default_lambda: Callable[[ReconMethod], float],
     progress: Progress | None = None,
+    tuning_workers: int = 1,
 ) -> ComparisonResult:
     """Score each method on each case's scored slices, tuning lambda first when asked.
 
@@ -84,6 +88,9 @@ def run_comparison(
         Centre of the tuning grid for a method.
     progress : callable, optional
         Receives one-line status messages.
+    tuning_workers : int
+        Processes that evaluate lambda candidates in parallel (tuning is not timed;
+        scoring always runs one method at a time in this process).
 
     Returns
     -------
@@ -92,30 +99,57 @@ def run_comparison(
     """
     say = progress or (lambda message: None)
     result = ComparisonResult()
-    for case in cases:
-        received: dict[str, list[str]] = {}
-        for method in methods:
-            chosen = method
-            if auto_lambda and method.lam is not None:
-                say(f"{case.name} {case.acceleration:g}x: tuning lambda for {method.name}")
-                lam, tried = tune_lambda(method, case, default_lambda(method))
-                chosen = dataclasses.replace(method, lam=lam)
-                result.lambdas[(case.acceleration, method.name)] = {"lam": lam, "tried": tried}
-            elif method.lam is not None:
-                result.lambdas[(case.acceleration, method.name)] = {"lam": method.lam, "tried": {}}
-            say(f"{case.name} {case.acceleration:g}x: {method.name}")
-            recorder = _RecordingMethod(chosen)
-            _warm_up(chosen, case)
-            _score(recorder, chosen, case, result)
-            received[method.name] = recorder.hashes
-        _check_identical_inputs(case, received)
-        result.input_hashes[(case.name, case.acceleration)] = case.fingerprint(case.scored)
+    with _executor(tuning_workers if auto_lambda else 1) as executor:
+        for case in cases:
+            _compare_case(case, methods, auto_lambda, default_lambda, say, executor, result)
     return result
 
 
+@contextlib.contextmanager
+def _executor(workers: int) -> Iterator[Executor | None]:
+    if workers <= 1:
+        yield None
+        return
+    # spawn, not fork: the parent may hold torch's OpenMP runtime, which forked children
+    # must not inherit; workers only import numpy/scipy/pywt.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+        yield executor
+
+
+def _compare_case(
+    case: Case,
+    methods: list[ReconMethod],
+    auto_lambda: bool,
+    default_lambda: Callable[[ReconMethod], float],
+    say: Progress,
+    executor: Executor | None,
+    result: ComparisonResult,
+) -> None:
+    received: dict[str, list[str]] = {}
+    for method in methods:
+        chosen = method
+        if auto_lambda and method.lam is not None:
+            say(f"{case.name} {case.acceleration:g}x: tuning lambda for {method.name}")
+            lam, tried = tune_lambda(method, case, default_lambda(method), executor)
+            chosen = dataclasses.replace(method, lam=lam)
+            result.lambdas[(case.acceleration, method.name)] = {"lam": lam, "tried": tried}
+        elif method.lam is not None:
+            result.lambdas[(case.acceleration, method.name)] = {"lam": method.lam, "tried": {}}
+        say(f"{case.name} {case.acceleration:g}x: {method.name}")
+        recorder = _RecordingMethod(chosen)
+        _warm_up(chosen, case)
+        _score(recorder, chosen, case, result)
+        received[method.name] = recorder.hashes
+    _check_identical_inputs(case, received)
+    result.input_hashes[(case.name, case.acceleration)] = case.fingerprint(case.scored)
+
+
 def _warm_up(method: ReconMethod, case: Case) -> None:
-    """One untimed run so caches, FFT plans and lazy imports do not count as per-slice time."""
+    """One short untimed run so FFT plans, caches and lazy imports are not per-slice time."""
     first = case.tuning[:1] or case.scored[:1]
+    if dataclasses.is_dataclass(method) and hasattr(method, "max_iter"):
+        method = dataclasses.replace(method, max_iter=2)
     method.run(case.kspace[first], case.mask)
 
 

@@ -1,8 +1,16 @@
-"""Choose lambda per method and acceleration on tuning slices only (log-scale search)."""
+"""Choose lambda per method and acceleration on tuning slices only (log-scale search).
+
+The search evaluates four values spread over two decades around the regulariser's
+default (steps of 2/3 decade), extends the grid while the best value sits on an
+edge, then refines 1/6 decade either side of the best.  Grid points are independent, so they run in
+parallel worker processes when an executor is given (tuning is never timed).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -10,34 +18,61 @@ from csmri.comparison.cases import Case
 from csmri.methods import ReconMethod
 from csmri.metrics import center_crop, psnr
 
-COARSE_DECADES = np.linspace(-1.5, 1.5, 7)
-FINE_DECADES = (-0.25, 0.25)
+COARSE_DECADES = (-1.0, -1.0 / 3.0, 1.0 / 3.0, 1.0)
+FINE_DECADES = (-1.0 / 6.0, 1.0 / 6.0)
+EXTENSION_DECADES = 2.0 / 3.0
+MAX_EXTENSIONS = 2
 
 
-def tuning_score(method: ReconMethod, case: Case) -> float:
-    """Mean PSNR of ``method`` over the case's tuning slices (never the scored ones)."""
-    result = method.run(case.kspace[case.tuning], case.mask)
-    scores = [
-        psnr(case.target[i], center_crop(image, case.target.shape[-2:]))
-        for i, image in zip(case.tuning, result.images, strict=True)
-    ]
-    return float(np.mean(scores))
-
-
-def tune_lambda(method: ReconMethod, case: Case, centre: float) -> tuple[float, dict[float, float]]:
-    """Log-scale search for the lambda with the best tuning PSNR.
-
-    A coarse grid of 7 values over three decades around ``centre``, then two
-    values a quarter decade either side of the best.
+def tuning_score(
+    method: ReconMethod, kspace: np.ndarray, mask: np.ndarray, targets: np.ndarray
+) -> float:
+    """Mean PSNR of ``method`` over tuning slices ``kspace`` against their ``targets``.
 
     Parameters
     ----------
     method : ReconMethod
-        A method with a ``lam`` field (a dataclass).
+        Method with the lambda to score.
+    kspace : ndarray, shape (T, H, W)
+        The tuning slices only.
+    mask : ndarray, shape (W,)
+        Sampled columns.
+    targets : ndarray, shape (T, h, w)
+        Their magnitude references.
+
+    Returns
+    -------
+    float
+        Mean PSNR in dB.
+    """
+    result = method.run(kspace, mask)
+    scores = [
+        psnr(target, center_crop(image, target.shape))
+        for target, image in zip(targets, result.images, strict=True)
+    ]
+    return float(np.mean(scores))
+
+
+def _score_lambda(args: tuple) -> float:
+    method, lam, kspace, mask, targets = args
+    return tuning_score(dataclasses.replace(method, lam=lam), kspace, mask, targets)
+
+
+def tune_lambda(
+    method: ReconMethod, case: Case, centre: float, executor: Executor | None = None
+) -> tuple[float, dict[float, float]]:
+    """Log-scale search for the lambda with the best mean PSNR on the case's tuning slices.
+
+    Parameters
+    ----------
+    method : ReconMethod
+        A dataclass method with a ``lam`` field.
     case : Case
-        Supplies the tuning slices.
+        Supplies the tuning slices (the scored slices are never touched).
     centre : float
         Middle of the coarse grid (the regulariser's default lambda).
+    executor : concurrent.futures.Executor, optional
+        Evaluates grid points in parallel; sequential when omitted.
 
     Returns
     -------
@@ -46,17 +81,26 @@ def tune_lambda(method: ReconMethod, case: Case, centre: float) -> tuple[float, 
     """
     if not case.tuning:
         raise ValueError("lambda tuning needs tuning slices")
+    kspace, targets = case.kspace[case.tuning], case.target[case.tuning]
     tried: dict[float, float] = {}
+    run_map: Callable[[Callable, Iterable], Iterable] = executor.map if executor else map
 
-    def score(lam: float) -> float:
-        if lam not in tried:
-            tried[lam] = tuning_score(dataclasses.replace(method, lam=lam), case)
-        return tried[lam]
+    def evaluate(lams: list[float]) -> None:
+        fresh = [lam for lam in lams if lam not in tried]
+        jobs = [(method, lam, kspace, case.mask, targets) for lam in fresh]
+        tried.update(zip(fresh, run_map(_score_lambda, jobs), strict=True))
 
-    for decade in COARSE_DECADES:
-        score(float(centre * 10**decade))
+    evaluate([float(centre * 10**d) for d in COARSE_DECADES])
+    for _ in range(MAX_EXTENSIONS):
+        ordered = sorted(tried)
+        best = max(tried, key=tried.__getitem__)
+        if best == ordered[0]:
+            evaluate([best / 10**EXTENSION_DECADES])
+        elif best == ordered[-1]:
+            evaluate([best * 10**EXTENSION_DECADES])
+        else:
+            break
     best = max(tried, key=tried.__getitem__)
-    for decade in FINE_DECADES:
-        score(float(best * 10**decade))
+    evaluate([float(best * 10**d) for d in FINE_DECADES])
     best = max(tried, key=tried.__getitem__)
     return best, dict(sorted(tried.items()))

@@ -222,7 +222,7 @@ def make_regularizer(
     levels: int | None = None,
     cycle_spin: bool = False,
     slice_seeds: list[int] | None = None,
-    tv_iter: int = 10,
+    tv_iter: int = 5,
 ) -> Regularizer:
     """Build a regulariser by name.
 
