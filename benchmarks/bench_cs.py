@@ -120,9 +120,12 @@ def run_bart(
 def run_sigpy(sim, reg: str, lam: float, scale: float) -> tuple[np.ndarray, float, float, None]:
     import sigpy.mri.app as app
 
-    y = (sim.kspace / scale).astype(np.complex64)[np.newaxis]
+    # SigPy's layout is (coils, H, W): one coil and a 2-D image.  (With an extra leading
+    # axis SigPy sees a 3-D image of depth 1, its wavelet gets zero levels and
+    # L1WaveletRecon silently becomes l1 on the pixels.)
+    y = (sim.kspace / scale).astype(np.complex64).reshape((1, *sim.kspace.shape[-2:]))
     mps = np.ones_like(y)
-    weights = np.broadcast_to(sim.mask[np.newaxis, np.newaxis, :], y.shape).astype(np.float32)
+    weights = np.broadcast_to(sim.mask[np.newaxis, :], y.shape).astype(np.float32)
     start = time.perf_counter()
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
@@ -195,7 +198,7 @@ def main() -> None:
         print(interleaved_timing())
         return
 
-    lams = [0.003, 0.01, 0.03] if args.quick else [0.001, 0.003, 0.01, 0.03]
+    lams = [0.003, 0.005, 0.01] if args.quick else [0.001, 0.002, 0.003, 0.005, 0.01, 0.03]
     cases = (
         [("320", 4), ("216x180", 4)]
         if args.quick

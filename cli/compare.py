@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -172,17 +171,11 @@ def compare(
     )
     summary = report.summarise(result)
     config = _config(
-        inputs,
-        accelerations,
-        fractions,
-        mask_type,
-        methods,
-        lam,
-        iters,
-        model,
-        seed,
-        noise,
-        tuning_slices,
+        {
+            **click.get_current_context().params,
+            "accel": accelerations,
+            "center_fraction": fractions,
+        },
         setup_seconds,
         time.perf_counter() - start,
     )
@@ -284,21 +277,8 @@ def _has_kspace(path: Path) -> bool:
         return False
 
 
-def _config(
-    inputs,
-    accelerations,
-    fractions,
-    mask_type,
-    methods,
-    lam,
-    iters,
-    model,
-    seed,
-    noise,
-    tuning_slices,
-    setup_seconds,
-    total_seconds,
-):
+def _config(params: dict, setup_seconds: dict, total_seconds: float) -> dict:
+    """The options as run, with versions, machine and thread counts, for results.json."""
     import numpy
     import scipy
     import torch
@@ -306,17 +286,8 @@ def _config(
     from csmri import __version__
 
     return {
-        "inputs": [str(p) for p in inputs] or ["embedded sample"],
-        "accelerations": accelerations,
-        "center_fractions": fractions,
-        "mask": mask_type,
-        "methods": methods,
-        "lambda": lam,
-        "iterations": iters,
-        "model": str(model) if model else "shipped",
-        "seed": seed,
-        "noise": noise,
-        "tuning_slices": tuning_slices,
+        "options": {key: _plain(value) for key, value in params.items()},
+        "seed": params["seed"],
         "setup_seconds": setup_seconds,
         "total_seconds": total_seconds,
         "versions": {
@@ -331,6 +302,15 @@ def _config(
             "processor": platform.processor(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "fft_workers": os.environ.get("CSMRI_FFT_WORKERS", "all cores"),
         },
-        "command": json.dumps(click.get_current_context().params, default=str),
+        "model": str(params.get("model") or "shipped"),
     }
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value

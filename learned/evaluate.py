@@ -5,59 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from csmri.metrics import psnr, ssim
 from learned.consistency import DC_MODES, data_consistency, ifft2c
 from learned.unet import NormUnet
-
-
-def psnr(target: np.ndarray, estimate: np.ndarray) -> float:
-    """PSNR in dB with the target's maximum as peak (fastMRI; ``csmri.metrics`` if present).
-
-    Parameters
-    ----------
-    target, estimate : ndarray, shape (S, H, W) or (H, W)
-        Reference and estimate.
-
-    Returns
-    -------
-    float
-        PSNR.
-    """
-    try:
-        from csmri.metrics import psnr as _psnr
-    except ImportError:
-        mse = float(np.mean((target.astype(np.float64) - estimate) ** 2))
-        return float(10 * np.log10(float(target.max()) ** 2 / max(mse, 1e-30)))
-    target = target if target.ndim == 3 else target[None]
-    estimate = estimate if estimate.ndim == 3 else estimate[None]
-    return float(_psnr(target, estimate))
-
-
-def ssim(target: np.ndarray, estimate: np.ndarray) -> float:
-    """Mean SSIM over slices, 7x7 window, data range = target max (fastMRI).
-
-    Parameters
-    ----------
-    target, estimate : ndarray, shape (S, H, W) or (H, W)
-        Reference and estimate.
-
-    Returns
-    -------
-    float
-        SSIM.
-    """
-    target = target if target.ndim == 3 else target[None]
-    estimate = estimate if estimate.ndim == 3 else estimate[None]
-    try:
-        from csmri.metrics import ssim as _ssim
-    except ImportError:
-        from skimage.metrics import structural_similarity
-
-        peak = float(target.max())
-        return float(np.mean([
-            structural_similarity(t, e.astype(t.dtype), data_range=peak)
-            for t, e in zip(target, estimate, strict=True)
-        ]))
-    return float(_ssim(target, estimate))
 
 
 @torch.inference_mode()
