@@ -55,6 +55,35 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
     type=click.IntRange(min=1),
     help="Pooling levels (default: the shipped model's).",
 )
+@click.option(
+    "--steps-per-epoch",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Optimiser steps per epoch (default: one pass over the training slices).",
+)
+@click.option(
+    "--patch",
+    default=160,
+    type=click.IntRange(min=0),
+    show_default=True,
+    help="Side of the square training patches (0: whole slices, all of one shape).",
+)
+@click.option("--loss", default="l1", type=click.Choice(["l1", "ssim"]), show_default=True)
+@click.option(
+    "--input",
+    "input",
+    default="magnitude",
+    type=click.Choice(["magnitude", "complex"]),
+    show_default=True,
+    help="Network input: zero-filled magnitude, or real/imaginary channels.",
+)
+@click.option(
+    "--data-consistency",
+    default="auto",
+    type=click.Choice(["auto", "none", "hard", "hard-lowres"]),
+    show_default=True,
+    help="Default stored with the model; auto keeps DC only if it helps PSNR and SSIM.",
+)
 @click.option("--seed", default=0, type=int, show_default=True)
 @click.option("--val-fraction", default=0.1, type=FRACTION, show_default=True)
 @click.option(
