@@ -107,6 +107,7 @@ def solve(
 
     images = np.empty(kspace.shape, dtype=np.float32)
     iterations: list[int] = []
+    objectives: list[float] = []
     start = time.perf_counter()
     with tqdm(total=kspace.shape[0], unit="slice", desc=recon_method.name, leave=False) as bar:
         for first in range(0, kspace.shape[0], CHUNK):
@@ -114,6 +115,7 @@ def solve(
             result = recon_method.run(kspace[chunk], data.mask)
             images[chunk] = result.images
             iterations.extend(result.iterations)
+            objectives.extend(h.objective[-1] for h in result.history if h.objective)
             bar.update(chunk.stop - chunk.start)
     seconds = time.perf_counter() - start
 
@@ -130,9 +132,16 @@ def solve(
 
         with atomic_path(png_path) as temp:
             save_montage(temp, images, f"{recon_method.name}: {input_path.name}")
+    passes = "one pass" if recon_method.lam is None else f"{np.mean(iterations):.0f} iterations"
     summary = (
-        f"{recon_method.name}: {kspace.shape[0]} slices, {int(np.mean(iterations))} iterations "
-        f"per slice, {seconds:.2f} s -> {output}"
+        f"{recon_method.name}: {kspace.shape[0]} slices, {passes} per slice, "
+        f"{seconds:.2f} s"
+        + (
+            f", final objective {np.mean(objectives):.6g} (mean, normalised units)"
+            if objectives
+            else ""
+        )
+        + f" -> {output}"
     )
     if target is not None:
         try:

@@ -33,6 +33,7 @@ def test_solve_improves_on_zero_filled_and_reports_metrics(tmp_path, kspace_file
     out = tmp_path / "cs.h5"
     result = _solve(kspace_file, "-o", out, "--reg", reg, "--solver", solver, "--iters", "15")
     assert "PSNR" in result.stdout and "SSIM" in result.stdout and "2 slices" in result.stdout
+    assert "15 iterations per slice" in result.stdout and "final objective" in result.stdout
     target = read_kspace(kspace_file).target
     with h5py.File(out, "r") as f, h5py.File(zf, "r") as g:
         recon = f["reconstruction"][()]
@@ -71,7 +72,7 @@ def test_solve_is_deterministic(tmp_path, kspace_file):
 def test_solve_with_the_shipped_unet_beats_zero_filling(tmp_path, kspace_file):
     _solve(kspace_file, "-o", tmp_path / "zf.npy", "--method", "zero-filled")
     result = _solve(kspace_file, "-o", tmp_path / "unet.h5", "--method", "unet", "--device", "cpu")
-    assert "unet: 2 slices" in result.stdout
+    assert "unet: 2 slices, one pass per slice" in result.stdout
     target = read_kspace(kspace_file).target
     with h5py.File(tmp_path / "unet.h5", "r") as f:
         recon = f["reconstruction"][()]
