@@ -82,8 +82,11 @@ def squared_norms(a: np.ndarray, slice_axis: int = 0) -> np.ndarray:
     return np.array([np.vdot(s, s).real for s in a], dtype=np.float64)
 
 
-def relative_change(new: np.ndarray, old: np.ndarray) -> np.ndarray:
-    """``||new - old|| / ||new||`` per slice (0 when both vanish)."""
-    num = np.sqrt(squared_norms(new - old))
+def relative_change(new: np.ndarray, old: np.ndarray, diff: np.ndarray | None = None) -> np.ndarray:
+    """``||new - old|| / ||new||`` per slice (0 when both vanish).
+
+    ``diff``, when given, is ``new - old`` already computed by the caller.
+    """
+    num = np.sqrt(squared_norms(new - old if diff is None else diff))
     den = np.sqrt(squared_norms(new))
     return np.where(den > 0, num / np.maximum(den, np.finfo(np.float64).tiny), num)

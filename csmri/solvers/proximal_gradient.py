@@ -94,18 +94,24 @@ def proximal_gradient(
         if reg_value is None:
             reg_value = reg.value(x_new)
         objective = data.value_from_kspace(kx_new, y) + lam * reg_value
-        change = relative_change(x_new, x)
+        # x_new - x once: the relative change, the restart test and the momentum share it.
+        step = np.subtract(x_new, x)
+        change = relative_change(x_new, x, diff=step)
         if accelerate:
             t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
             beta = (t - 1.0) / t_new
             if restart:
                 axes = tuple(range(1, x.ndim))
-                against = np.sum(((z - x_new).conj() * (x_new - x)).real, axis=axes) > 0
+                against = np.sum(((z - x_new).conj() * step).real, axis=axes) > 0
                 beta = np.where(against, 0.0, beta)
                 t_new = np.where(against, 1.0, t_new)
             b = _bcast(beta.astype(np.float32), x.ndim)
-            z = x_new + b * (x_new - x)
-            kz = kx_new + b * (kx_new - kx)
+            # z = x_new + b (x_new - x), reusing the difference's buffer (no temporaries).
+            step *= b
+            z = np.add(x_new, step, out=step)
+            kz = np.subtract(kx_new, kx)
+            kz *= b
+            kz += kx_new
             t = t_new
         else:
             z, kz = x_new, kx_new
