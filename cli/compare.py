@@ -183,6 +183,10 @@ def compare(
         "Every method received byte-identical masked k-space per slice and acceleration "
         f"(sha256 checked); {len(cases[0].scored)} scored slices per case"
         + (f", lambda tuned on {len(cases[0].tuning)} other slices." if auto else ".")
+        + "".join(
+            f"\nSet-up, not in s/slice: {name} {sec:.2f} s." for name, sec in setup_seconds.items()
+        )
+        + f"\nThreads: torch {_torch_threads()}, FFT workers all cores; warm-up run excluded."
     )
     printed = {
         "table": lambda: report.format_text(summary) + note,
@@ -306,6 +310,12 @@ def _config(params: dict, setup_seconds: dict, total_seconds: float) -> dict:
         },
         "model": str(params.get("model") or "shipped"),
     }
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _plain(value: object) -> object:
