@@ -99,12 +99,10 @@ class CompressedSensing:
         """Short label such as ``tv-fista``."""
         return f"{self.reg}-{self.solver}"
 
-    def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:
-        """Solve each slice; return magnitudes in the input's units."""
+    def _solve(self, kspace: np.ndarray, mask: np.ndarray, callback=None):
         from csmri.reconstruct import reconstruct
 
-        start = time.perf_counter()
-        result = reconstruct(
+        return reconstruct(
             kspace,
             mask,
             reg=self.reg,
@@ -113,7 +111,13 @@ class CompressedSensing:
             max_iter=self.max_iter,
             tol=self.tol,
             wavelet=self.wavelet,
+            callback=callback,
         )
+
+    def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:
+        """Solve each slice; return magnitudes in the input's units."""
+        start = time.perf_counter()
+        result = self._solve(kspace, mask)
         seconds = time.perf_counter() - start
         images = np.abs(result.images).astype(np.float32)
         return MethodResult(images, seconds, list(result.iterations), list(result.history))
@@ -136,7 +140,6 @@ class CompressedSensing:
             ``objective``, ``seconds`` (cumulative solver time, scoring excluded) and ``psnr``.
         """
         from csmri.metrics import center_crop, psnr
-        from csmri.reconstruct import reconstruct
 
         scores: list[float] = []
 
@@ -145,17 +148,7 @@ class CompressedSensing:
         ) -> None:
             scores.append(psnr(target, center_crop(np.abs(images[0]), target.shape)))
 
-        result = reconstruct(
-            kspace,
-            mask,
-            reg=self.reg,
-            lam=self.lam,
-            solver=self.solver,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            wavelet=self.wavelet,
-            callback=score,
-        )
+        result = self._solve(kspace, mask, callback=score)
         history = result.history[0]
         return {
             "objective": list(history.objective),
