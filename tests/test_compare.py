@@ -153,3 +153,42 @@ def test_lambda_auto_is_reported_and_chosen_from_tuning(tiny_stack):
     best = max(entry["tried"], key=lambda t: t["tuning_psnr"])
     assert entry["lambda"] == best["lambda"]
     assert {row["slice"] for row in document["rows"]}.isdisjoint({1, 2})
+
+
+def test_compare_scores_a_kspace_file_with_its_own_mask(tmp_path):
+    kfile = tmp_path / "k.h5"
+    runner = CliRunner()
+    simulated = runner.invoke(
+        csmri,
+        [
+            "simulate",
+            "-o",
+            str(kfile),
+            "--slices",
+            "0:4",
+            "--accel",
+            "8",
+            "--center-fraction",
+            "0.04",
+        ],
+    )
+    assert simulated.exit_code == 0, simulated.output
+    result = runner.invoke(
+        csmri,
+        [
+            "compare",
+            str(kfile),
+            "--methods",
+            "zero-filled,tv-admm",
+            "--iters",
+            "3",
+            "--lam",
+            "0.01",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    assert {row["acceleration"] for row in rows} == {8.0}  # the file's, not --accel's
+    assert {row["input"] for row in rows} == {"k.h5"} and len(rows) == 2 * 4
