@@ -10,14 +10,13 @@ tensor bytes: nothing is ever unpickled, so loading cannot run code.  Resume sta
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from csmri.atomic import atomic_path
 from csmri.errors import InputError
 from learned.unet import NormUnet, UNetConfig
 
@@ -27,18 +26,10 @@ _ZIP_MAGIC = b"PK\x03\x04"  # torch.save archives (pickles inside a zip)
 
 
 def _atomic_write(path: Path, write) -> None:
+    """Create the folder if needed, then write through :func:`csmri.atomic.atomic_path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as temp:
+        write(temp)
 
 
 def sidecar_path(path: str | Path) -> Path:
