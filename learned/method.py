@@ -7,19 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from csmri.methods import MethodResult
 from learned.checkpoint import load_model
 from learned.infer import load_shipped_model, reconstruct
+from learned.train import resolve_device
 from learned.unet import NormUnet
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``; others pass through."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 @dataclass
@@ -62,7 +55,7 @@ class UnetMethod:
         UnetMethod
             Ready to :meth:`run`.
         """
-        device = resolve_device(device)
+        device = str(resolve_device(device))
         model = load_shipped_model(device)[0] if path is None else load_model(path, device)[0]
         return cls(model=model, device=device)
 
