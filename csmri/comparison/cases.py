@@ -52,9 +52,14 @@ class Case:
 
     def fingerprint(self, indices: list[int]) -> str:
         """SHA-256 of the k-space and mask of the given slices (proves identical inputs)."""
-        digest = hashlib.sha256(np.ascontiguousarray(self.kspace[indices]).tobytes())
-        digest.update(np.ascontiguousarray(self.mask).tobytes())
-        return digest.hexdigest()
+        return kspace_digest(self.kspace[indices], self.mask)
+
+
+def kspace_digest(kspace: np.ndarray, mask: np.ndarray) -> str:
+    """SHA-256 (hex) of k-space bytes followed by mask bytes."""
+    digest = hashlib.sha256(np.ascontiguousarray(kspace).tobytes())
+    digest.update(np.ascontiguousarray(mask).tobytes())
+    return digest.hexdigest()
 
 
 def split_slices(num_slices: int, num_tuning: int) -> tuple[list[int], list[int]]:

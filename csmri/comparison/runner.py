@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from csmri.comparison.cases import Case
+from csmri.comparison.cases import Case, kspace_digest
 from csmri.comparison.tuning import tune_lambda
 from csmri.methods import ReconMethod
 from csmri.metrics import center_crop, nmse, psnr, ssim
@@ -58,11 +58,7 @@ class _RecordingMethod:
         self.hashes: list[str] = []
 
     def run(self, kspace: np.ndarray, mask: np.ndarray):
-        import hashlib
-
-        digest = hashlib.sha256(np.ascontiguousarray(kspace).tobytes())
-        digest.update(np.ascontiguousarray(mask).tobytes())
-        self.hashes.append(digest.hexdigest())
+        self.hashes.append(kspace_digest(kspace, mask))
         return self.method.run(kspace, mask)
 
 
