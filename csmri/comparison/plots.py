@@ -108,7 +108,7 @@ def convergence(result: ComparisonResult, path: str | Path) -> None:
     """
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(9, 6))
-    traces = {key: trace for key, trace in result.convergence.items() if "objective" in trace}
+    traces = result.convergence
     if not traces:
         for ax in axes.ravel():
             ax.text(0.5, 0.5, "no iterative method compared", ha="center", va="center")

@@ -173,21 +173,14 @@ def _score(
                 "lambda": method.lam,
             }
         )
-        if index == example_slice and case is not None:
+        if index == example_slice:
             examples.setdefault("target", target)
             examples[method.name] = image
-        if index == example_slice and run.history:
-            out.convergence[(case.acceleration, method.name)] = _convergence(
-                method, case, index, run.history[0]
-            )
-
-
-def _convergence(method: ReconMethod, case: Case, index: int, history: object) -> dict:
-    """Objective and PSNR against iteration and time, from a traced re-run of one slice."""
-    trace = getattr(method, "trace", None)
-    if trace is None:
-        return {"history": history}
-    return trace(case.kspace[index : index + 1], case.mask, case.target[index])
+            trace = getattr(method, "trace", None)  # iterative methods: a traced re-run
+            if trace is not None:
+                out.convergence[(case.acceleration, method.name)] = trace(
+                    case.kspace[index : index + 1], case.mask, target
+                )
 
 
 def _check_identical_inputs(case: Case, received: dict[str, list[str]]) -> None:
