@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from csmri.backend import squared_norms
 from csmri.errors import UsageError
 from csmri.regularizers import tv as _tv
+from csmri.regularizers import tv_kernels as _tv_kernels
+from csmri.regularizers.tv import real_view
 from csmri.regularizers.wavelet import WAVELETS, WaveletTransform
 
 REGULARIZERS: tuple[str, ...] = ("tv", "tv-aniso", "wavelet")
@@ -55,13 +58,54 @@ class Regularizer:
         """``K^H w``."""
         raise NotImplementedError
 
-    def shrink(self, w: np.ndarray, threshold: float) -> np.ndarray:
-        """Prox of ``threshold * ||.||`` in the analysis domain."""
+    def shrink(self, w: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+        """Prox of ``threshold * ||.||`` in the analysis domain (one threshold or one per slice)."""
         raise NotImplementedError
 
     def norm(self, w: np.ndarray) -> np.ndarray:
         """``||w||`` per slice, so that ``R(x) = norm(K x)``."""
         raise NotImplementedError
+
+    def admm_update(
+        self, x: np.ndarray, z: np.ndarray, u: np.ndarray, threshold: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """ADMM's z- and u-steps: ``w = K x``, ``z' = shrink(w + u)``, ``u += w - z'`` (in place).
+
+        Parameters
+        ----------
+        x : ndarray
+            New solver variable.
+        z : ndarray
+            Current split variable (not modified; the caller keeps it for the dual residual).
+        u : ndarray
+            Scaled dual, updated in place.
+        threshold : ndarray, shape (S,)
+            Per-slice shrinkage threshold ``lam / rho``.
+
+        Returns
+        -------
+        z_new : ndarray
+            ``shrink(w + u)``.
+        norm_w : ndarray, shape (S,)
+            ``||K x||`` in the regulariser's norm (``R(x)``), for the objective.
+        primal_sq : ndarray, shape (S,)
+            ``||w - z_new||^2``.
+        """
+        w = self.analysis(x)
+        shifted = w + u
+        z_new = self.shrink(shifted, threshold)
+        np.subtract(shifted, z_new, out=u)
+        return z_new, self.norm(w), squared_norms(w - z_new, self.slice_axis)
+
+    def admm_synthesis(
+        self, z: np.ndarray, u: np.ndarray, z_old: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``K^H (z - u)`` and the squared dual residual ``||K^H (z - z_old)||^2`` per slice."""
+        change = z - z_old
+        # K^H K = I (orthogonal wavelets): ||K^H dz|| = ||dz||, saving one synthesis.
+        orthogonal = self.gram_kspace is None
+        dual_sq = squared_norms(change if orthogonal else self.synthesis(change), self.slice_axis)
+        return self.synthesis(z - u), dual_sq
 
     def keep(self, index: np.ndarray) -> None:
         """Keep only the per-slice state of the slices ``index`` (batch compaction)."""
@@ -114,13 +158,34 @@ class TotalVariation(Regularizer):
         """Adjoint of the differences."""
         return _tv.divergence_adjoint(w)
 
-    def shrink(self, w: np.ndarray, threshold: float) -> np.ndarray:
-        """Group (isotropic) or componentwise soft-thresholding."""
+    def shrink(self, w: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+        """Group (isotropic) or componentwise soft-thresholding (one threshold or one per slice)."""
         return _tv.shrink(w, threshold, self.isotropic)
 
     def norm(self, w: np.ndarray) -> np.ndarray:
         """l2,1 (isotropic) or l1 (anisotropic) norm per slice."""
         return _tv.group_norm(w, self.isotropic)
+
+    def admm_update(
+        self, x: np.ndarray, z: np.ndarray, u: np.ndarray, threshold: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One fused pass (see :meth:`Regularizer.admm_update`); ``D x`` is never stored."""
+        z_new = np.empty_like(z)
+        thresholds = np.asarray(threshold, dtype=x.real.dtype)
+        value, primal_sq = _tv_kernels.admm_z_update(
+            real_view(x), real_view(u), real_view(z_new), thresholds, self.isotropic
+        )
+        return z_new, value, primal_sq
+
+    def admm_synthesis(
+        self, z: np.ndarray, u: np.ndarray, z_old: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One fused pass for ``D^H (z - u)`` and ``||D^H (z - z_old)||^2``."""
+        b = np.empty(z.shape[1:], dtype=z.dtype)
+        dual_sq = _tv_kernels.admm_synthesis(
+            real_view(z), real_view(u), real_view(z_old), real_view(b)
+        )
+        return b, dual_sq
 
     def keep(self, index: np.ndarray) -> None:
         """Narrow the warm-start dual."""
@@ -195,8 +260,11 @@ class WaveletL1(Regularizer):
         """Inverse (= adjoint) transform."""
         return self.transform.inverse(w)
 
-    def shrink(self, w: np.ndarray, threshold: float) -> np.ndarray:
-        """Soft-thresholding of the detail coefficients."""
+    def shrink(self, w: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+        """Soft-thresholding of the detail coefficients (one threshold or one per slice)."""
+        threshold = np.asarray(threshold, dtype=np.float32)
+        if threshold.ndim == 1:
+            threshold = threshold.reshape(-1, 1, 1)
         return self.transform.soft_threshold(w.copy(), threshold)
 
     def norm(self, w: np.ndarray) -> np.ndarray:

@@ -244,7 +244,7 @@ def synthesis_inplace(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
     return c
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, fastmath={"reassoc"})
 def soft_threshold_details(c: np.ndarray, threshold: float, ah: int, aw: int) -> np.ndarray:
     """Complex soft-thresholding of all but the top-left ``ah x aw`` block, in place.
 
@@ -253,7 +253,7 @@ def soft_threshold_details(c: np.ndarray, threshold: float, ah: int, aw: int) ->
     c : ndarray of complex64 or complex128, shape (S, H, W)
         Coefficients (Mallat layout); overwritten.
     threshold : float
-        Non-negative threshold.
+        Non-negative threshold, of ``c``'s real dtype.
     ah, aw : int
         Shape of the approximation block, left untouched.
 
@@ -262,21 +262,20 @@ def soft_threshold_details(c: np.ndarray, threshold: float, ah: int, aw: int) ->
     ndarray of float64, shape (S,)
         l1 norm (complex modulus) of the thresholded detail coefficients per image.
     """
-    n_slices, h, w = c.shape
-    rows = np.zeros(n_slices * h, dtype=np.float64)
+    n_slices, h, _ = c.shape
+    rows = np.zeros(n_slices * h)
+    zero = threshold - threshold
     for t in nb.prange(n_slices * h):
         s = t // h
         r = t - s * h
-        row = c[s, r]
-        start = aw if r < ah else 0
+        row = c[s, r, aw:] if r < ah else c[s, r]
         total = 0.0
-        for q in range(start, w):
+        # Branch-free (selects), so that the loop vectorises; reassociated sum.
+        for q in range(row.shape[0]):
             v = row[q]
             mag = np.sqrt(v.real * v.real + v.imag * v.imag)
-            if mag > threshold:
-                row[q] = v * (1.0 - threshold / mag)
-                total += mag - threshold
-            else:
-                row[q] = 0.0
+            kept = mag - threshold if mag > threshold else zero
+            row[q] = v * (kept / mag if mag > threshold else zero)
+            total += kept
         rows[t] = total
     return rows.reshape(n_slices, h).sum(axis=1)

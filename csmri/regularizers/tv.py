@@ -11,6 +11,11 @@ diagonalised by the 2-D FFT, which makes the ADMM x-update exact (see
 where ``|.|`` is the complex modulus.  :func:`tv_prox` solves
 ``argmin_x 1/2 ||x - v||^2 + mu TV(x)`` with Beck and Teboulle's fast gradient
 projection (FGP) on the dual, and can be warm-started with the previous dual.
+
+:func:`gradient`, :func:`divergence_adjoint` and :func:`magnitude` are the plain
+NumPy definitions (any shape and dtype); the norms, the shrinkage and the prox
+run on the fused Numba kernels of :mod:`csmri.regularizers.tv_kernels`, which
+the tests check against these definitions.
 """
 
 from __future__ import annotations
@@ -20,9 +25,40 @@ import math
 import numpy as np
 
 from csmri.errors import UsageError
+from csmri.regularizers import tv_kernels
 
 _LIPSCHITZ_DDH = 8.0
 """``||D||^2 <= 8`` for 2-D forward differences (equality for even sizes)."""
+
+
+def _complex(a: np.ndarray) -> np.ndarray:
+    """C-contiguous complex array: ``complex64`` for single precision, else ``complex128``."""
+    a = np.asarray(a)
+    single = a.dtype in (np.float32, np.complex64)
+    return np.ascontiguousarray(a, dtype=np.complex64 if single else np.complex128)
+
+
+def _images(x: np.ndarray) -> np.ndarray:
+    """Images ``(..., H, W)`` as a complex ``(S, H, W)`` array (a view when possible)."""
+    x = _complex(x)
+    return x.reshape(-1, *x.shape[-2:])
+
+
+def _fields(w: np.ndarray) -> np.ndarray:
+    """Gradient fields ``(2, ..., H, W)`` as a complex ``(2, S, H, W)`` array."""
+    w = _complex(w)
+    return w.reshape(2, -1, *w.shape[-2:])
+
+
+def real_view(a: np.ndarray) -> np.ndarray:
+    """The interleaved real view the kernels work on."""
+    return a.view(a.real.dtype)
+
+
+def _per_slice(threshold: float | np.ndarray, count: int, dtype: np.dtype) -> np.ndarray:
+    """A threshold as one value per image (it may come as a scalar or shaped to broadcast)."""
+    values = np.asarray(threshold, dtype=dtype).ravel()
+    return np.broadcast_to(values, (count,)).copy() if values.size in (1, count) else values
 
 
 def gradient(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -119,7 +155,7 @@ def tv_norm(x: np.ndarray, isotropic: bool = True) -> np.ndarray:
     ndarray, shape (...)
         TV of each image (float64).
     """
-    return group_norm(gradient(x), isotropic)
+    return tv_kernels.tv_value(real_view(_images(x)), isotropic).reshape(np.shape(x)[:-2])
 
 
 def group_norm(w: np.ndarray, isotropic: bool) -> np.ndarray:
@@ -137,10 +173,8 @@ def group_norm(w: np.ndarray, isotropic: bool) -> np.ndarray:
     ndarray, shape (...)
         Norm of each image's field (float64).
     """
-    mag = magnitude(w, isotropic)
-    if not isotropic:
-        mag = mag[0] + mag[1]
-    return mag.sum(axis=(-2, -1), dtype=np.float64)
+    fields = _fields(w)
+    return tv_kernels.group_norm(real_view(fields), isotropic).reshape(np.shape(w)[1:-2])
 
 
 def shrink(w: np.ndarray, threshold: float, isotropic: bool) -> np.ndarray:
@@ -151,7 +185,7 @@ def shrink(w: np.ndarray, threshold: float, isotropic: bool) -> np.ndarray:
     w : ndarray, shape (2, ..., H, W)
         Gradient field.
     threshold : float or ndarray
-        Non-negative threshold (an array broadcasts against ``(..., H, W)``).
+        Non-negative threshold, one value or one per image of the ``...`` axes.
     isotropic : bool
         Joint shrinkage of both components, else each component on its own.
 
@@ -160,40 +194,11 @@ def shrink(w: np.ndarray, threshold: float, isotropic: bool) -> np.ndarray:
     ndarray, shape like ``w``
         ``w * max(1 - threshold / |w|, 0)``.
     """
-    if np.all(np.asarray(threshold) == 0):
-        return w.copy()
-    threshold = np.asarray(threshold, dtype=w.real.dtype)
-    if isotropic and threshold.ndim == w.ndim:
-        threshold = threshold[0]  # a per-slice threshold shaped for the stacked field
-    factor = magnitude(w, isotropic)
-    # max(|w|, threshold) in the denominator gives 0 below the threshold without 0/0.
-    np.maximum(factor, threshold, out=factor)
-    np.divide(threshold, factor, out=factor)
-    np.subtract(1.0, factor, out=factor)
-    return w * factor
-
-
-def project_dual(p: np.ndarray, isotropic: bool) -> np.ndarray:
-    """Project a dual field onto the unit ball of the dual norm, in place.
-
-    Parameters
-    ----------
-    p : ndarray, shape (2, ..., H, W)
-        Dual field; overwritten.
-    isotropic : bool
-        Pointwise joint ball ``|p_v|^2 + |p_h|^2 <= 1``, else ``|p_v|, |p_h| <= 1``.
-
-    Returns
-    -------
-    ndarray
-        ``p``.
-    """
-    mag = magnitude(p, isotropic)
-    np.maximum(mag, 1.0, out=mag)
-    # Multiply by the reciprocal: complex / real division is ~10x slower in NumPy.
-    np.reciprocal(mag, out=mag)
-    p *= mag
-    return p
+    fields = _fields(w)
+    out = np.empty_like(fields)
+    thresholds = _per_slice(threshold, fields.shape[1], fields.real.dtype)
+    tv_kernels.shrink(real_view(fields), thresholds, isotropic, real_view(out))
+    return out.reshape(np.shape(w))
 
 
 def tv_prox(
@@ -230,34 +235,29 @@ def tv_prox(
     p : ndarray, shape (2, ..., H, W)
         Final dual, for warm starts and :func:`tv_prox_gap`.
     """
+    shape = np.shape(v)
+    images = _images(v)
+    dtype = images.real.dtype.type
+    if p0 is None:
+        p = np.zeros((2, *images.shape), dtype=images.dtype)
+    else:
+        p = np.array(_fields(p0), dtype=images.dtype, copy=True)
     if mu <= 0:
-        return v.copy(), np.zeros((2, *v.shape), dtype=v.dtype) if p0 is None else p0
-    p = np.zeros((2, *v.shape), dtype=v.dtype) if p0 is None else p0.copy()
-    # Preallocated buffers: fresh 1 MB arrays every inner step cost page faults.
+        return images.copy().reshape(shape), p.reshape(2, *shape)
     r = p.copy()
-    g = np.empty_like(p)
-    x = np.empty_like(v)
+    x = np.empty_like(images)
     t = 1.0
-    step = 1.0 / (_LIPSCHITZ_DDH * mu)
+    step = dtype(1.0 / (_LIPSCHITZ_DDH * mu))
     for _ in range(n_iter):
-        divergence_adjoint(r, out=x)
-        x *= -mu
-        x += v
-        gradient(x, out=g)
-        g *= step
-        g += r
-        project_dual(g, isotropic)  # g is now the new dual
-        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))  # Python floats keep complex64
-        # r = p_new + (t - 1) / t_new * (p_new - p)
-        np.subtract(g, p, out=r)
-        r *= (t - 1.0) / t_new
-        r += g
-        p, g = g, p
+        tv_kernels.fgp_primal(real_view(images), real_view(r), dtype(mu), real_view(x))
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        # p, r <- proj(r + step D x), then r <- p + (t - 1) / t_new * (p - p_previous)
+        tv_kernels.fgp_dual(
+            real_view(x), real_view(r), real_view(p), step, dtype((t - 1.0) / t_new), isotropic
+        )
         t = t_new
-    divergence_adjoint(p, out=x)
-    x *= -mu
-    x += v
-    return x, p
+    tv_kernels.fgp_primal(real_view(images), real_view(p), dtype(mu), real_view(x))
+    return x.reshape(shape), p.reshape(2, *shape)
 
 
 def tv_prox_gap(v: np.ndarray, mu: float, p: np.ndarray, isotropic: bool = True) -> np.ndarray:

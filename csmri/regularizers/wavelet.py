@@ -184,7 +184,9 @@ class WaveletTransform:
             for s, shift in enumerate(shifts):
                 _roll_copy(v[s], shift, work[s])
         dwt.analysis_inplace(work, lo, hi, self.levels)
-        l1 = dwt.soft_threshold_details(work, max(float(threshold), 0.0), *self.approx_shape)
+        l1 = dwt.soft_threshold_details(
+            work, np.float32(max(float(threshold), 0.0)), *self.approx_shape
+        )
         dwt.synthesis_inplace(work, lo, hi, self.levels)
         if shifts is None:
             return work, l1

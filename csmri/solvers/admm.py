@@ -30,9 +30,11 @@ import time
 
 import numpy as np
 
+from csmri.backend import squared_norms
 from csmri.regularizers import Regularizer
+from csmri.solvers import kernels
 from csmri.solvers.data import CartesianData
-from csmri.solvers.history import History, check_finite, relative_change, squared_norms
+from csmri.solvers.history import History, check_finite, relative_change_from_norms
 from csmri.solvers.proximal_gradient import Callback
 
 BALANCE_EVERY = 5
@@ -115,38 +117,29 @@ def admm(
 
     inv_den = denominator(rho_s)
     x = reg.to_variable(data.zero_filled(y))
-    w = reg.analysis(x)
-    z = w.copy()
-    u = np.zeros_like(w)
-    orthogonal = reg.gram_kspace is None
+    z = reg.analysis(x)
+    u = np.zeros_like(z)
+    b, _ = reg.admm_synthesis(z, u, z)  # K^H (z - u), the next x-update's input
+    k_prev = y.copy()  # F crop(x0) = F F^H y = y
     first: np.ndarray | None = None
     for it in range(1, max_iter + 1):
         start = time.perf_counter()
-        b = reg.synthesis(z - u)
-        rho32 = rho_s.astype(np.float32).reshape(-1, 1, 1)
         k = data.forward_full(reg.to_image(b))
-        k *= rho32
-        k += y
-        k *= inv_den
+        data_term, diff_sq, new_sq = kernels.admm_kspace_update(
+            k, k_prev, y, mask, rho_s.astype(np.float32), inv_den
+        )
         x_new = b  # the pad (wavelets) keeps K^H (z - u); the image part is replaced
         if reg.to_image(x_new) is x_new:
             x_new = data.backend.ifft2(k)
         else:
             reg.to_image(x_new)[...] = data.backend.ifft2(k)
-        w = reg.analysis(x_new)
-        objective = data.value_from_kspace(k, y) + lam * reg.norm(w)
-        z_old = z
-        thresh = bshape(lam / rho_s)
-        z = reg.shrink(w + u, thresh)
-        u += w
-        u -= z
-        primal = _norms(w - z, ax)
-        # K^H K = I (orthogonal wavelets): ||K^H dz|| = ||dz||, saving one synthesis
-        dual = rho_s * (
-            _norms(z - z_old, ax) if orthogonal else _norms(reg.synthesis(z - z_old), 0)
-        )
-        change = relative_change(x_new, x)
-        x = x_new
+        z_new, reg_value, primal_sq = reg.admm_update(x_new, z, u, lam / rho_s)
+        objective = data_term + lam * reg_value
+        b, dual_sq = reg.admm_synthesis(z_new, u, z)
+        primal = np.sqrt(primal_sq)
+        dual = rho_s * np.sqrt(dual_sq)
+        change = relative_change_from_norms(diff_sq, new_sq)  # of the image, by Parseval
+        x, z, k_prev = x_new, z_new, k
         elapsed = time.perf_counter() - start
 
         if first is None:
@@ -171,9 +164,11 @@ def admm(
                 rho_s = rho_s * factor
                 u *= bshape(1.0 / factor)
                 inv_den = denominator(rho_s)
+                b, _ = reg.admm_synthesis(z, u, z)  # u changed: recompute K^H (z - u)
 
         if tol > 0:
-            scale_p = np.maximum(np.maximum(_norms(w, ax), _norms(z, ax)), 1e-30)
+            scale_p = np.maximum(np.maximum(_norms(reg.analysis(x), ax), _norms(z, ax)), 1e-30)
+            orthogonal = reg.gram_kspace is None  # K^H K = I: ||K^H u|| = ||u||
             synthesised_u = _norms(u, ax) if orthogonal else _norms(reg.synthesis(u), 0)
             scale_d = np.maximum(rho_s * synthesised_u, 1e-30)
             converged = (change < tol) & (primal / scale_p < tol) & (dual / scale_d < tol)
@@ -188,6 +183,7 @@ def admm(
             if keep.size == 0:
                 break
             active, x, y, rho_s = active[keep], x[keep], y[keep], rho_s[keep]
+            b, k_prev = b[keep], k_prev[keep]
             z, u = np.take(z, keep, axis=ax), np.take(u, keep, axis=ax)
             first = first[keep]
             inv_den = inv_den[keep]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from csmri.backend import Backend
-from csmri.solvers.history import squared_norms
+from csmri.solvers import kernels
 
 
 def shift_phase(shape: tuple[int, int]) -> np.ndarray:
@@ -46,7 +46,7 @@ class CartesianData:
         h, w = kspace.shape[-2:]
         mask = np.asarray(mask)
         mask2d = np.broadcast_to(mask if mask.ndim == 2 else mask[None, :], (h, w))
-        self.mask = np.fft.ifftshift(mask2d != 0, axes=(-2, -1)).astype(np.float32)
+        self.mask = np.ascontiguousarray(np.fft.ifftshift(mask2d != 0), dtype=np.float32)
         phase = shift_phase((h, w))
         self.y = (np.conj(phase) * np.fft.ifftshift(kspace, axes=(-2, -1))).astype(np.complex64)
         self.y *= self.mask
@@ -58,15 +58,19 @@ class CartesianData:
         return self.backend.fft2(x)
 
     def residual_from_kspace(self, kx: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        """``M (F x) - y`` given ``F x``."""
+        """``M (F x) - y`` given ``F x`` (zero off the mask, since ``y`` is masked)."""
         y = self.y if y is None else y
-        r = kx * self.mask
-        r -= y
+        r = np.empty_like(kx)
+        kernels.masked_residual(kx, self.mask, y, r)
         return r
 
     def value_from_kspace(self, kx: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """``1/2 ||M F x - y||^2`` per slice given ``F x`` (float64)."""
-        return 0.5 * squared_norms(self.residual_from_kspace(kx, y))
+        return kernels.data_value(kx, self.mask, self.y if y is None else y)
+
+    def gradient_from_kspace(self, kx: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """``F^H M (M F x - y)`` given ``F x``: the residual is already zero off the mask."""
+        return self.backend.ifft2(self.residual_from_kspace(kx, y))
 
     def adjoint(self, k: np.ndarray) -> np.ndarray:
         """``F^H M k``."""

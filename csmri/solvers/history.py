@@ -21,7 +21,8 @@ class History:
     objective : list of float
         ``1/2||M F x - y||^2 + lam R(x)`` in normalised units (data divided by the scale).
     relative_change : list of float
-        ``||x_k - x_{k-1}|| / ||x_k||``.
+        ``||x_k - x_{k-1}|| / ||x_k||`` of the solver variable (ADMM: of the image,
+        measured in k-space; FISTA/ISTA with wavelets: of the padded image).
     primal_residual, dual_residual : list of float
         ADMM residuals ``||K x - z||`` and ``rho ||K^H (z_k - z_{k-1})||`` (empty for
         proximal gradient).
@@ -72,21 +73,8 @@ def check_finite(objective: np.ndarray, first: np.ndarray, iteration: int, solve
         )
 
 
-def squared_norms(a: np.ndarray, slice_axis: int = 0) -> np.ndarray:
-    """``||a_s||^2`` of each slice ``s`` (float64), one BLAS dot product per slice.
-
-    ``vdot`` reads the data once, where ``real**2 + imag**2`` would make four
-    temporary arrays; this matters because norms are taken every iteration.
-    """
-    a = np.moveaxis(a, slice_axis, 0) if slice_axis else a
-    return np.array([np.vdot(s, s).real for s in a], dtype=np.float64)
-
-
-def relative_change(new: np.ndarray, old: np.ndarray, diff: np.ndarray | None = None) -> np.ndarray:
-    """``||new - old|| / ||new||`` per slice (0 when both vanish).
-
-    ``diff``, when given, is ``new - old`` already computed by the caller.
-    """
-    num = np.sqrt(squared_norms(new - old if diff is None else diff))
-    den = np.sqrt(squared_norms(new))
+def relative_change_from_norms(diff_sq: np.ndarray, new_sq: np.ndarray) -> np.ndarray:
+    """``||new - old|| / ||new||`` per slice from the squared norms (0 when both vanish)."""
+    num = np.sqrt(diff_sq)
+    den = np.sqrt(new_sq)
     return np.where(den > 0, num / np.maximum(den, np.finfo(np.float64).tiny), num)

@@ -20,16 +20,13 @@ from collections.abc import Callable
 import numpy as np
 
 from csmri.regularizers import Regularizer
+from csmri.solvers import kernels
 from csmri.solvers.data import CartesianData
-from csmri.solvers.history import History, check_finite, relative_change
+from csmri.solvers.history import History, check_finite, relative_change_from_norms
 
 Callback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 """``callback(iteration, slice_indices, objective, images)`` after each iteration
 (``images``: the current iterates of the active slices, normalised units)."""
-
-
-def _bcast(values: np.ndarray, ndim: int) -> np.ndarray:
-    return values.reshape((-1,) + (1,) * (ndim - 1))
 
 
 def proximal_gradient(
@@ -86,32 +83,32 @@ def proximal_gradient(
     first: np.ndarray | None = None
     for it in range(1, max_iter + 1):
         start = time.perf_counter()
-        grad = data.adjoint(data.residual_from_kspace(kz, y))
-        v = z.copy()
-        reg.to_image(v)[...] -= grad
+        grad = data.gradient_from_kspace(kz, y)
+        if reg.to_image(z) is z:
+            v = np.subtract(z, grad)
+        else:
+            v = z.copy()
+            reg.to_image(v)[...] -= grad
         x_new, reg_value = reg.prox(v, lam)
         kx_new = data.forward_full(reg.to_image(x_new))
         if reg_value is None:
             reg_value = reg.value(x_new)
         objective = data.value_from_kspace(kx_new, y) + lam * reg_value
-        # x_new - x once: the relative change, the restart test and the momentum share it.
-        step = np.subtract(x_new, x)
-        change = relative_change(x_new, x, diff=step)
+        # One pass for ||x_new - x||, ||x_new|| and the restart test <z - x_new, x_new - x>.
+        diff_sq, new_sq, against_momentum = kernels.step_stats(x_new, x, z)
+        change = relative_change_from_norms(diff_sq, new_sq)
         if accelerate:
             t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
             beta = (t - 1.0) / t_new
             if restart:
-                axes = tuple(range(1, x.ndim))
-                against = np.sum(((z - x_new).conj() * step).real, axis=axes) > 0
+                against = against_momentum > 0
                 beta = np.where(against, 0.0, beta)
                 t_new = np.where(against, 1.0, t_new)
-            b = _bcast(beta.astype(np.float32), x.ndim)
-            # z = x_new + b (x_new - x), reusing the difference's buffer (no temporaries).
-            step *= b
-            z = np.add(x_new, step, out=step)
-            kz = np.subtract(kx_new, kx)
-            kz *= b
-            kz += kx_new
+            b = beta.astype(np.float32)
+            z = np.empty_like(x_new)
+            kernels.extrapolate(x_new, x, b, z)
+            kz = np.empty_like(kx_new)
+            kernels.extrapolate(kx_new, kx, b, kz)
             t = t_new
         else:
             z, kz = x_new, kx_new
