@@ -86,11 +86,16 @@ def _row_norm(ma: np.ndarray, mb: np.ndarray, iso: bool) -> float:
 
 
 @nb.njit(cache=True, inline="always")
-def _shrink_factors(m: np.ndarray, thresh: float, zero: float) -> None:
-    """``m <- max(1 - thresh / m, 0)``: the soft-thresholding factor of each modulus."""
+def _shrink_factors(m: np.ndarray, thresh: float, tiny: float) -> None:
+    """``m <- max(m - thresh, 0) / m``: the soft-thresholding factor of each modulus.
+
+    ``tiny`` (the smallest normal number) guards ``0 / 0``; the numerator is 0
+    whenever ``m < tiny``.  Written without a branch, so that it vectorises.
+    """
+    zero = tiny - tiny
     for j in range(m.shape[0]):
         v = m[j]
-        m[j] = (v - thresh) / v if v > thresh else zero
+        m[j] = max(v - thresh, zero) / max(v, tiny)
 
 
 @nb.njit(cache=True, inline="always")
@@ -167,7 +172,7 @@ def tv_value(x: np.ndarray, iso: bool) -> np.ndarray:
 def shrink(g: np.ndarray, thresh: np.ndarray, iso: bool, out: np.ndarray) -> None:
     """``out = g * max(1 - thresh[s] / |g|, 0)``: (group) soft-thresholding, per-slice threshold."""
     _, n_slices, h, w2 = g.shape
-    zero = np.zeros(1, dtype=g.dtype)[0]
+    tiny = np.finfo(g.dtype).tiny
     for t in nb.prange(n_slices * h):
         s = t // h
         i = t - s * h
@@ -179,12 +184,12 @@ def shrink(g: np.ndarray, thresh: np.ndarray, iso: bool, out: np.ndarray) -> Non
         ma = np.empty(w2 // 2, dtype=g.dtype)
         mb = np.empty(w2 // 2, dtype=g.dtype)
         _moduli(a, b, iso, ma, mb)
-        _shrink_factors(ma, th, zero)
+        _shrink_factors(ma, th, tiny)
         _scale_pairs(a, ma)
         if iso:
             _scale_pairs(b, ma)
         else:
-            _shrink_factors(mb, th, zero)
+            _shrink_factors(mb, th, tiny)
             _scale_pairs(b, mb)
 
 
@@ -259,7 +264,7 @@ def admm_z_update(
         ``||w - z||^2``, the squared primal residual.
     """
     n_slices, h, w2 = x.shape
-    zero = np.zeros(1, dtype=x.dtype)[0]
+    tiny = np.finfo(x.dtype).tiny
     tv_rows = np.zeros(n_slices * h)
     primal_rows = np.zeros(n_slices * h)
     for t in nb.prange(n_slices * h):
@@ -284,9 +289,9 @@ def admm_z_update(
             z0[q] = wv[q] + u0[q]
             z1[q] = wh[q] + u1[q]
         _moduli(z0, z1, iso, ma, mb)
-        _shrink_factors(ma, thresh[s], zero)
+        _shrink_factors(ma, thresh[s], tiny)
         if not iso:
-            _shrink_factors(mb, thresh[s], zero)
+            _shrink_factors(mb, thresh[s], tiny)
         _scale_pairs(z0, ma)
         _scale_pairs(z1, ma if iso else mb)
         for q in range(w2):
@@ -307,18 +312,21 @@ def admm_synthesis(z: np.ndarray, u: np.ndarray, z_old: np.ndarray, out: np.ndar
         s = t // h
         i = t - s * h
         above = i - 1 if i > 0 else h - 1
+        z0, z0a, z1 = z[0, s, i], z[0, s, above], z[1, s, i]
+        u0, u0a, u1 = u[0, s, i], u[0, s, above], u[1, s, i]
+        o0, o0a, o1 = z_old[0, s, i], z_old[0, s, above], z_old[1, s, i]
         d0 = np.empty(w2, dtype=z.dtype)
         d0a = np.empty(w2, dtype=z.dtype)
         d1 = np.empty(w2, dtype=z.dtype)
         for q in range(w2):
-            d0[q] = z[0, s, i, q] - u[0, s, i, q]
-            d0a[q] = z[0, s, above, q] - u[0, s, above, q]
-            d1[q] = z[1, s, i, q] - u[1, s, i, q]
+            d0[q] = z0[q] - u0[q]
+            d0a[q] = z0a[q] - u0a[q]
+            d1[q] = z1[q] - u1[q]
         _adjoint_row(d0, d0a, d1, out[s, i])
         for q in range(w2):
-            d0[q] = z[0, s, i, q] - z_old[0, s, i, q]
-            d0a[q] = z[0, s, above, q] - z_old[0, s, above, q]
-            d1[q] = z[1, s, i, q] - z_old[1, s, i, q]
+            d0[q] = z0[q] - o0[q]
+            d0a[q] = z0a[q] - o0a[q]
+            d1[q] = z1[q] - o1[q]
         dual = np.empty(w2, dtype=z.dtype)
         _adjoint_row(d0, d0a, d1, dual)
         dual_rows[t] = _sum_squares(dual)
