@@ -12,6 +12,7 @@ import click
 from cli.options import NON_NEGATIVE, FiniteFloat
 from csmri.atomic import atomic_path
 from csmri.errors import UsageError
+from csmri.fft import fft_workers
 from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 
 DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet"
@@ -186,7 +187,7 @@ def compare(
         + "".join(
             f"\nSet-up, not in s/slice: {name} {sec:.2f} s." for name, sec in setup_seconds.items()
         )
-        + f"\nThreads: torch {_torch_threads()}, FFT workers all cores; warm-up run excluded."
+        + f"\nThreads: torch {_torch_threads()}, FFT workers {fft_workers()}; warm-up run excluded."
     )
     printed = {
         "table": lambda: report.format_text(summary) + note,
@@ -306,7 +307,7 @@ def _config(params: dict, setup_seconds: dict, total_seconds: float) -> dict:
             "processor": platform.processor(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
-            "fft_workers": os.environ.get("CSMRI_FFT_WORKERS", "all cores"),
+            "fft_workers": fft_workers(),
         },
         "model": str(params.get("model") or "shipped"),
     }

@@ -6,26 +6,34 @@ added later by implementing :class:`Backend` with torch tensors (the solvers use
 only ``+ - * /``, ``abs``, ``sqrt``, ``sum`` over the last two axes, ``roll`` and
 slicing, which torch shares with NumPy).
 
-Why NumPy + ``scipy.fft`` today (measured on the 2-core AMD EPYC development
-machine, 320 x 320 ``complex64``, see ``benchmarks/RESULTS_cs.md``):
+Why NumPy + ``scipy.fft`` + Numba today (measured on the 2-core AMD EPYC
+development machine, 320 x 320 ``complex64``, see ``benchmarks/RESULTS_cs.md``):
 
-* an *uncentred* orthonormal FFT pair with ``scipy.fft`` takes about 1.5 ms, the
+* an *uncentred* orthonormal FFT pair with ``scipy.fft`` takes about 1.1 ms, the
   same pair with ``torch.fft`` (CPU, 2 threads) about 2.8 ms;
 * the *centred* pair (``fft2c``/``ifft2c``, with two ``fftshift`` copies each)
-  takes several times longer than the uncentred pair, so the solvers never
-  shift: the data term is rewritten once in uncentred coordinates (see
+  takes longer than the uncentred pair, so the solvers never shift: the data
+  term is rewritten once in uncentred coordinates (see
   :mod:`csmri.solvers.data`), which is exact for odd and even sizes;
-* elementwise work (roll, multiply, abs) is memory bound and costs about the
-  same in NumPy and torch on CPU, while NumPy avoids tensor conversions at the
-  API boundary.
+* everything between the FFTs (differences, moduli, shrinkage, norms, the
+  wavelet filters) runs in fused Numba kernels, one pass over memory each
+  (:mod:`csmri.regularizers.tv_kernels`, :mod:`csmri.regularizers.dwt`,
+  :mod:`csmri.solvers.kernels`).  NumPy needed several passes with temporaries
+  for the same work (an ADMM-TV iteration cost 5 FFT pairs, now about 2), and
+  torch's CPU elementwise operators have the same problem.
+* The FFT runs on one thread by default (``CSMRI_FFT_WORKERS`` overrides): with
+  two threads the pair is at best 10% faster, its time varies far more, and its
+  threads compete with the Numba kernels' threads for the two cores; over four
+  alternating rounds of 100 ADMM-TV iterations the median iteration took
+  2.3-2.6 ms with a one-thread FFT against 2.3-3.7 ms with two.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import scipy.fft
+
+from csmri.fft import fft_workers
 
 _AXES = (-2, -1)
 
@@ -50,16 +58,14 @@ class NumpyBackend(Backend):
     Parameters
     ----------
     workers : int, optional
-        Threads for ``scipy.fft``; ``CSMRI_FFT_WORKERS`` or all cores when omitted.
+        Threads for ``scipy.fft``; ``CSMRI_FFT_WORKERS`` or 1 when omitted (see
+        the module docstring).
     """
 
     name = "numpy"
 
     def __init__(self, workers: int | None = None) -> None:
-        if workers is None:
-            env = os.environ.get("CSMRI_FFT_WORKERS")
-            workers = int(env) if env else -1
-        self.workers = workers
+        self.workers = fft_workers() if workers is None else workers
 
     def fft2(self, x: np.ndarray) -> np.ndarray:
         """Orthonormal forward FFT over the last two axes."""

@@ -15,10 +15,10 @@ import scipy.fft
 _AXES = (-2, -1)
 
 
-def _workers() -> int:
-    """Threads for scipy.fft: all cores unless ``CSMRI_FFT_WORKERS`` says otherwise."""
+def fft_workers() -> int:
+    """Threads for ``scipy.fft``: ``CSMRI_FFT_WORKERS``, else 1 (see :mod:`csmri.backend`)."""
     value = os.environ.get("CSMRI_FFT_WORKERS")
-    return int(value) if value else -1
+    return int(value) if value else 1
 
 
 def fft2c(image: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def fft2c(image: np.ndarray) -> np.ndarray:
         k-space with the zero frequency at index ``(H // 2, W // 2)``.
     """
     shifted = scipy.fft.ifftshift(image, axes=_AXES)
-    kspace = scipy.fft.fft2(shifted, axes=_AXES, norm="ortho", workers=_workers())
+    kspace = scipy.fft.fft2(shifted, axes=_AXES, norm="ortho", workers=fft_workers())
     return scipy.fft.fftshift(kspace, axes=_AXES)
 
 
@@ -53,5 +53,5 @@ def ifft2c(kspace: np.ndarray) -> np.ndarray:
         Complex image(s); ``ifft2c(fft2c(x)) == x`` up to rounding.
     """
     shifted = scipy.fft.ifftshift(kspace, axes=_AXES)
-    image = scipy.fft.ifft2(shifted, axes=_AXES, norm="ortho", workers=_workers())
+    image = scipy.fft.ifft2(shifted, axes=_AXES, norm="ortho", workers=fft_workers())
     return scipy.fft.fftshift(image, axes=_AXES)

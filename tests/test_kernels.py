@@ -72,13 +72,14 @@ def test_tv_kernels_match_numpy_definitions(dtype: type, tol: float, iso: bool) 
     primal = np.empty_like(x)
     tvk.fgp_primal(real(x), real(w), mu, real(primal))
     np.testing.assert_allclose(primal, x - mu * tvmod.divergence_adjoint(w), atol=tol)
-    r, p = w.copy(), 0.5 * w
-    g = w + step * gradient
+    r, r_next, p = w.copy(), np.empty_like(w), 0.5 * w
+    g = w + step * tvmod.gradient(x - mu * tvmod.divergence_adjoint(w))
     g = g / np.maximum(modulus(g, iso), 1)
     expected_r = g + beta * (g - p)
-    tvk.fgp_dual(real(x), real(r), real(p), step, beta, iso)
+    tvk.fgp_step(real(x), real(r), real(r_next), real(p), mu, step, beta, iso)
     np.testing.assert_allclose(p, g, atol=tol)
-    np.testing.assert_allclose(r, expected_r, atol=tol)
+    np.testing.assert_allclose(r_next, expected_r, atol=tol)
+    np.testing.assert_array_equal(r, w)  # the input dual is not modified
 
     # ADMM: z = shrink(D x + u), u += D x - z, TV(x) and the residuals.
     u, z = w.copy(), np.empty_like(w)

@@ -245,17 +245,25 @@ def tv_prox(
     if mu <= 0:
         return images.copy().reshape(shape), p.reshape(2, *shape)
     r = p.copy()
-    x = np.empty_like(images)
+    r_next = np.empty_like(r)
     t = 1.0
     step = dtype(1.0 / (_LIPSCHITZ_DDH * mu))
     for _ in range(n_iter):
-        tv_kernels.fgp_primal(real_view(images), real_view(r), dtype(mu), real_view(x))
         t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        # p, r <- proj(r + step D x), then r <- p + (t - 1) / t_new * (p - p_previous)
-        tv_kernels.fgp_dual(
-            real_view(x), real_view(r), real_view(p), step, dtype((t - 1.0) / t_new), isotropic
+        # p <- proj(r + step D (v - mu D^H r)); r <- p + (t - 1) / t_new * (p - p_previous)
+        tv_kernels.fgp_step(
+            real_view(images),
+            real_view(r),
+            real_view(r_next),
+            real_view(p),
+            dtype(mu),
+            step,
+            dtype((t - 1.0) / t_new),
+            isotropic,
         )
+        r, r_next = r_next, r
         t = t_new
+    x = np.empty_like(images)
     tv_kernels.fgp_primal(real_view(images), real_view(p), dtype(mu), real_view(x))
     return x.reshape(shape), p.reshape(2, *shape)
 

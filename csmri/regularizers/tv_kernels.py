@@ -193,61 +193,87 @@ def shrink(g: np.ndarray, thresh: np.ndarray, iso: bool, out: np.ndarray) -> Non
             _scale_pairs(b, mb)
 
 
+@nb.njit(cache=True, inline="always")
+def _primal_row(
+    v: np.ndarray, r0: np.ndarray, r0_above: np.ndarray, r1: np.ndarray, mu: float, out: np.ndarray
+) -> None:
+    """One row of ``v - mu D^H r``."""
+    _adjoint_row(r0, r0_above, r1, out)
+    for q in range(out.shape[0]):
+        out[q] = v[q] - mu * out[q]
+
+
 @nb.njit(cache=True, parallel=True)
 def fgp_primal(v: np.ndarray, r: np.ndarray, mu: float, out: np.ndarray) -> None:
     """``out = v - mu D^H r`` (the primal point of a TV-prox dual)."""
-    _, n_slices, h, w2 = r.shape
+    _, n_slices, h, _ = r.shape
     for t in nb.prange(n_slices * h):
         s = t // h
         i = t - s * h
-        o = out[s, i]
-        _adjoint_row(r[0, s, i], r[0, s, i - 1 if i > 0 else h - 1], r[1, s, i], o)
-        vr = v[s, i]
-        for q in range(w2):
-            o[q] = vr[q] - mu * o[q]
+        above = i - 1 if i > 0 else h - 1
+        _primal_row(v[s, i], r[0, s, i], r[0, s, above], r[1, s, i], mu, out[s, i])
 
 
 @nb.njit(cache=True, parallel=True)
-def fgp_dual(
-    x: np.ndarray, r: np.ndarray, p: np.ndarray, step: float, beta: float, iso: bool
+def fgp_step(
+    v: np.ndarray,
+    r: np.ndarray,
+    r_next: np.ndarray,
+    p: np.ndarray,
+    mu: float,
+    step: float,
+    beta: float,
+    iso: bool,
 ) -> None:
-    """One FGP dual step in place: ``g = proj(r + step D x)``, ``r = g + beta (g - p)``, ``p = g``.
+    """One FGP iteration: ``g = proj(r + step D (v - mu D^H r))``, ``r_next = g + beta (g - p)``.
 
+    ``p`` (the previous dual) becomes ``g``.
     ``proj`` is the projection onto the unit ball of the dual norm: the pointwise
-    joint l2 ball (iso) or ``|.| <= 1`` per component.
+    joint l2 ball (iso) or ``|.| <= 1`` per component.  The primal point
+    ``x = v - mu D^H r`` is recomputed for rows ``i`` and ``i + 1`` instead of
+    being stored, so one sweep does the whole iteration; ``r`` and ``r_next``
+    must be distinct arrays, ``p`` is updated in place.
     """
-    n_slices, h, w2 = x.shape
-    one = np.ones(1, dtype=x.dtype)[0]
+    n_slices, h, w2 = v.shape
+    one = np.ones(1, dtype=v.dtype)[0]
     for t in nb.prange(n_slices * h):
         s = t // h
         i = t - s * h
-        row = x[s, i]
-        below = x[s, i + 1 if i + 1 < h else 0]
+        below = i + 1 if i + 1 < h else 0
+        above = i - 1 if i > 0 else h - 1
+        x = np.empty(w2, dtype=v.dtype)
+        x_below = np.empty(w2, dtype=v.dtype)
+        _primal_row(v[s, i], r[0, s, i], r[0, s, above], r[1, s, i], mu, x)
+        _primal_row(v[s, below], r[0, s, below], r[0, s, i], r[1, s, below], mu, x_below)
+        a = r_next[0, s, i]
+        b = r_next[1, s, i]
+        _horizontal_difference(x, b)
         r0 = r[0, s, i]
         r1 = r[1, s, i]
-        p0 = p[0, s, i]
-        p1 = p[1, s, i]
-        dh = np.empty(w2, dtype=x.dtype)
-        _horizontal_difference(row, dh)
         for q in range(w2):
-            r0[q] += step * (below[q] - row[q])
-            r1[q] += step * dh[q]
-        ma = np.empty(w2 // 2, dtype=x.dtype)
-        mb = np.empty(w2 // 2, dtype=x.dtype)
-        _moduli(r0, r1, iso, ma, mb)
+            a[q] = r0[q] + step * (x_below[q] - x[q])
+            b[q] = r1[q] + step * b[q]
+        ma = np.empty(w2 // 2, dtype=v.dtype)
+        mb = np.empty(w2 // 2, dtype=v.dtype)
+        _moduli(a, b, iso, ma, mb)
         for j in range(w2 // 2):
             ma[j] = one / max(ma[j], one)
-            if not iso:
+        _scale_pairs(a, ma)
+        if iso:
+            _scale_pairs(b, ma)
+        else:
+            for j in range(w2 // 2):
                 mb[j] = one / max(mb[j], one)
-        _scale_pairs(r0, ma)
-        _scale_pairs(r1, ma if iso else mb)
+            _scale_pairs(b, mb)
+        p0 = p[0, s, i]
+        p1 = p[1, s, i]
         for q in range(w2):
-            a = r0[q]
-            b = r1[q]
-            r0[q] = a + beta * (a - p0[q])
-            r1[q] = b + beta * (b - p1[q])
-            p0[q] = a
-            p1[q] = b
+            ga = a[q]
+            gb = b[q]
+            a[q] = ga + beta * (ga - p0[q])
+            b[q] = gb + beta * (gb - p1[q])
+            p0[q] = ga
+            p1[q] = gb
 
 
 @nb.njit(cache=True, parallel=True)
