@@ -171,8 +171,9 @@ def interleaved_timing(rounds: int = 5) -> str:
     """ms per iteration next to the solver's FFT pair measured just before, on the 320 4x case.
 
     Each round measures the FFT pair, then runs 100 iterations and takes the
-    median iteration; the table keeps the round with the smallest ratio and
-    shows the range of the ratio over all rounds (the machine is shared).
+    median iteration; the table shows the round with the median ratio and the
+    range of the ratio over all rounds (the machine is shared, and its speed
+    drifts: the ratio within a round is steadier than either time).
     """
     sim = make_case("320", 4)
     configs = [
@@ -183,7 +184,8 @@ def interleaved_timing(rounds: int = 5) -> str:
         ("admm", "wavelet", {}),
     ]
     lines = [
-        "| solver | reg | options | FFT pair (ms) | ms / iter | ratio | ratio over rounds |",
+        "| solver | reg | options | FFT pair (ms) | ms / iter | ratio (median round) "
+        "| ratio over rounds |",
         "|---|---|---|---|---|---|---|",
     ]
     for solver, reg, kw in configs:
@@ -193,8 +195,9 @@ def interleaved_timing(rounds: int = 5) -> str:
             result = reconstruct(sim.kspace, sim.mask, reg=reg, lam=0.003, solver=solver, **kw)
             per_iter = 1e3 * float(np.median(result.history[0].time))
             ratios.append((per_iter / plain, plain, per_iter))
-        ratio, plain, per_iter = min(ratios)
-        spread = f"{min(ratios)[0]:.2f}-{max(ratios)[0]:.2f}"
+        ratios.sort()
+        ratio, plain, per_iter = ratios[len(ratios) // 2]  # the median round
+        spread = f"{ratios[0][0]:.2f}-{ratios[-1][0]:.2f}"
         lines.append(
             f"| {solver} | {reg} | {kw or ''} | {plain:.2f} | {per_iter:.2f} | {ratio:.2f} "
             f"| {spread} |"
@@ -280,6 +283,11 @@ def main() -> None:
                 if best is None or score > best[0]:
                     best = (score, ssim(target, magnitude), lam, wall, per_iter, internal)
             score, sim_ssim, lam, wall, per_iter, internal = best
+            # Time the best lambda twice more and keep the fastest run (the machine is shared).
+            for _ in range(2):
+                _, again, again_per_iter, again_internal = run(sim, lam, scale)
+                if again < wall:
+                    wall, per_iter, internal = again, again_per_iter, again_internal
             rows.append(
                 (f"{size} {acc}x", name, reg, score, sim_ssim, lam, wall, per_iter, internal)
             )
@@ -303,9 +311,10 @@ def main() -> None:
         f"it (uncentred scipy.fft, {get_backend().workers} thread) {plain:.2f} ms; two threads "
         f"{ffts['two_threads']:.2f} ms; centred fft2c/ifft2c {ffts['centred']:.2f} ms.",
         "",
-        "Wall times are whole calls at the best lambda (csmri: `reconstruct`, including data "
-        "scaling; BART: process start, file I/O and solve). `x BART` is BART's wall time for "
-        "the same case and regulariser divided by the method's.",
+        "Wall times are whole calls at the best lambda, the fastest of three runs (csmri: "
+        "`reconstruct`, including data scaling; BART: process start, file I/O and solve). "
+        "`x BART` is BART's wall time for the same case and regulariser divided by the "
+        "method's.",
         "",
         "| case | method | reg | PSNR (dB) | SSIM | best lambda | wall (s) | x BART | ms / iter "
         "| ms/iter / FFT pair | BART internal (s) |",
