@@ -48,7 +48,12 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     type=NON_NEGATIVE,
     help="Regularisation weight in normalised units (default: tuned per regulariser).",
 )
-@click.option("--solver", default="fista", type=click.Choice(SOLVERS), show_default=True)
+@click.option(
+    "--solver",
+    default=None,
+    type=click.Choice(SOLVERS),
+    help="Algorithm (default: admm for TV, fista with cycle spinning for wavelets, as BART).",
+)
 @click.option("--iters", default=100, type=click.IntRange(min=1), show_default=True)
 @click.option(
     "--tol",

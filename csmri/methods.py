@@ -75,8 +75,8 @@ class CompressedSensing:
     ----------
     reg : {"tv", "tv-aniso", "wavelet"}
         Regulariser.
-    solver : {"fista", "ista", "admm"}
-        Algorithm.
+    solver : {"fista", "ista", "admm"}, optional
+        Algorithm; the regulariser's default (ADMM for TV, FISTA for wavelets) when omitted.
     lam : float
         Regularisation weight in normalised units (see :mod:`csmri.scaling`).
     max_iter : int
@@ -88,15 +88,21 @@ class CompressedSensing:
     """
 
     reg: str = "tv"
-    solver: str = "fista"
+    solver: str | None = None
     lam: float = 0.01
     max_iter: int = 100
     tol: float = 0.0
     wavelet: str = "db4"
 
+    def __post_init__(self) -> None:
+        from csmri.reconstruct import DEFAULT_SOLVER
+
+        if self.solver is None:
+            self.solver = DEFAULT_SOLVER.get(self.reg, "fista")
+
     @property
     def name(self) -> str:
-        """Short label such as ``tv-fista``."""
+        """Short label such as ``tv-admm``."""
         return f"{self.reg}-{self.solver}"
 
     def _solve(self, kspace: np.ndarray, mask: np.ndarray, callback=None):

@@ -24,6 +24,10 @@ from csmri.scaling import estimate_scales
 from csmri.solvers import SOLVERS, CartesianData, History, admm, proximal_gradient
 
 DEFAULT_LAMBDA = {"tv": 0.003, "tv-aniso": 0.003, "wavelet": 0.003}
+DEFAULT_SOLVER = {"tv": "admm", "tv-aniso": "admm", "wavelet": "fista"}
+"""As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
+cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT
+pairs against about 4 for FISTA-TV (5 inner FGP steps), at equal quality."""
 """Default lambda per regulariser (normalised units), from the benchmark's best lambdas."""
 
 DEFAULT_CHUNK = 16
@@ -193,7 +197,7 @@ def reconstruct_iter(
     mask: np.ndarray,
     reg: str = "tv",
     lam: float | None = None,
-    solver: str = "fista",
+    solver: str | None = None,
     max_iter: int = 100,
     tol: float = 0.0,
     wavelet: str = "db4",
@@ -220,6 +224,7 @@ def reconstruct_iter(
         ``index``, ``image`` (complex64 ``(H, W)``, input units), ``history``, ``scale``.
     """
     lam = DEFAULT_LAMBDA.get(reg, 0.003) if lam is None else lam
+    solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
     if cycle_spin is None:
         cycle_spin = solver != "admm"
     # Validate now, not at the first next(): errors surface where the call is made.
@@ -276,7 +281,7 @@ def reconstruct(
     mask: np.ndarray,
     reg: str = "tv",
     lam: float | None = None,
-    solver: str = "fista",
+    solver: str | None = None,
     max_iter: int = 100,
     tol: float = 0.0,
     wavelet: str = "db4",
@@ -303,8 +308,8 @@ def reconstruct(
     lam : float, optional
         Regularisation weight in normalised units (>= 0; 0 is least squares);
         :data:`DEFAULT_LAMBDA` when omitted.
-    solver : {"fista", "ista", "admm"}
-        Algorithm.
+    solver : {"fista", "ista", "admm"}, optional
+        Algorithm; :data:`DEFAULT_SOLVER` when omitted (ADMM for TV, FISTA for wavelets).
     max_iter : int
         Maximum iterations per slice (> 0).
     tol : float
@@ -352,6 +357,7 @@ def reconstruct(
         When a solver produces non-finite values or diverges.
     """
     lam = DEFAULT_LAMBDA.get(reg, 0.003) if lam is None else lam
+    solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
     results = list(
         reconstruct_iter(
             kspace,
