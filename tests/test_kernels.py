@@ -172,3 +172,10 @@ def test_kernel_results_do_not_depend_on_the_thread_count() -> None:
         numba.set_num_threads(before)
     for a, b in zip(single, multi, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_threshold_per_image_must_match_the_images() -> None:
+    # The kernels do not check bounds: the wrapper must refuse a short threshold array.
+    w = cnoise(np.random.default_rng(4), (2, *SHAPE), np.complex64)
+    with pytest.raises(ValueError, match="2 thresholds for 3 images"):
+        tvmod.shrink(w, np.array([0.1, 0.2]), True)

@@ -171,7 +171,8 @@ class TotalVariation(Regularizer):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One fused pass (see :meth:`Regularizer.admm_update`); ``D x`` is never stored."""
         z_new = np.empty_like(z)
-        thresholds = np.asarray(threshold, dtype=x.real.dtype)
+        per_slice = np.broadcast_to(np.asarray(threshold, dtype=x.real.dtype), x.shape[:1])
+        thresholds = np.ascontiguousarray(per_slice)
         value, primal_sq = _tv_kernels.admm_z_update(
             real_view(x), real_view(u), real_view(z_new), thresholds, self.isotropic
         )

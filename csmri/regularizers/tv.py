@@ -58,7 +58,9 @@ def real_view(a: np.ndarray) -> np.ndarray:
 def _per_slice(threshold: float | np.ndarray, count: int, dtype: np.dtype) -> np.ndarray:
     """A threshold as one value per image (it may come as a scalar or shaped to broadcast)."""
     values = np.asarray(threshold, dtype=dtype).ravel()
-    return np.broadcast_to(values, (count,)).copy() if values.size in (1, count) else values
+    if values.size not in (1, count):
+        raise ValueError(f"{values.size} thresholds for {count} images")
+    return np.ascontiguousarray(np.broadcast_to(values, (count,)))
 
 
 def gradient(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -177,7 +179,7 @@ def group_norm(w: np.ndarray, isotropic: bool) -> np.ndarray:
     return tv_kernels.group_norm(real_view(fields), isotropic).reshape(np.shape(w)[1:-2])
 
 
-def shrink(w: np.ndarray, threshold: float, isotropic: bool) -> np.ndarray:
+def shrink(w: np.ndarray, threshold: float | np.ndarray, isotropic: bool) -> np.ndarray:
     """Prox of ``threshold * group_norm``: (group) complex soft-thresholding.
 
     Parameters
