@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from csmri.kernel import parallel_kernel
+
 
 @nb.njit(cache=True, inline="always")
 def _wrap(q: int, n: int) -> int:
@@ -36,7 +38,7 @@ def _wrap(q: int, n: int) -> int:
     return q
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def _analysis_columns(
     a: np.ndarray, h: int, w2: int, lo: np.ndarray, hi: np.ndarray, out: np.ndarray
 ) -> None:
@@ -61,7 +63,7 @@ def _analysis_columns(
                 out_hi[c] += ch * row[c]
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def _analysis_rows(
     src: np.ndarray, h: int, w: int, lo: np.ndarray, hi: np.ndarray, a: np.ndarray
 ) -> None:
@@ -104,7 +106,7 @@ def _analysis_rows(
                 out_hi[q] += ch * v[q]
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def _synthesis_rows(
     a: np.ndarray, h: int, w: int, lo: np.ndarray, hi: np.ndarray, out: np.ndarray
 ) -> None:
@@ -148,7 +150,7 @@ def _synthesis_rows(
             row_out[4 * q + 3] = odd[2 * q + 1]
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def _synthesis_columns(
     src: np.ndarray, h: int, w2: int, lo: np.ndarray, hi: np.ndarray, a: np.ndarray
 ) -> None:
@@ -244,7 +246,7 @@ def synthesis_inplace(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
     return c
 
 
-@nb.njit(cache=True, parallel=True, fastmath={"reassoc"})
+@parallel_kernel(fastmath={"reassoc"})
 def soft_threshold_details(c: np.ndarray, threshold: float, ah: int, aw: int) -> np.ndarray:
     """Complex soft-thresholding of all but the top-left ``ah x aw`` block, in place.
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from csmri.kernel import parallel_kernel
+
 
 @nb.njit(cache=True, inline="always")
 def _horizontal_difference(row: np.ndarray, out: np.ndarray) -> None:
@@ -106,7 +108,7 @@ def _scale_pairs(a: np.ndarray, f: np.ndarray) -> None:
         a[2 * j + 1] *= f[j]
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def gradient(x: np.ndarray, out: np.ndarray) -> None:
     """``out = D x``: circular forward differences ``[x[i+1, j] - x, x[i, j+1] - x]``."""
     n_slices, h, _ = x.shape
@@ -121,7 +123,7 @@ def gradient(x: np.ndarray, out: np.ndarray) -> None:
         _horizontal_difference(row, out[1, s, i])
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def divergence_adjoint(p: np.ndarray, out: np.ndarray) -> None:
     """``out = D^H p`` (minus the circular divergence)."""
     _, n_slices, h, _ = p.shape
@@ -131,7 +133,7 @@ def divergence_adjoint(p: np.ndarray, out: np.ndarray) -> None:
         _adjoint_row(p[0, s, i], p[0, s, i - 1 if i > 0 else h - 1], p[1, s, i], out[s, i])
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def group_norm(g: np.ndarray, iso: bool) -> np.ndarray:
     """Per-slice ``sum sqrt(|g0|^2 + |g1|^2)`` (iso) or ``sum |g0| + |g1|`` (float64)."""
     _, n_slices, h, w2 = g.shape
@@ -146,7 +148,7 @@ def group_norm(g: np.ndarray, iso: bool) -> np.ndarray:
     return rows.reshape(n_slices, h).sum(axis=1)
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def tv_value(x: np.ndarray, iso: bool) -> np.ndarray:
     """Per-slice TV of ``x`` (float64), without storing the gradient."""
     n_slices, h, w2 = x.shape
@@ -168,7 +170,7 @@ def tv_value(x: np.ndarray, iso: bool) -> np.ndarray:
     return rows.reshape(n_slices, h).sum(axis=1)
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def shrink(g: np.ndarray, thresh: np.ndarray, iso: bool, out: np.ndarray) -> None:
     """``out = g * max(1 - thresh[s] / |g|, 0)``: (group) soft-thresholding, per-slice threshold."""
     _, n_slices, h, w2 = g.shape
@@ -203,7 +205,7 @@ def _primal_row(
         out[q] = v[q] - mu * out[q]
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def fgp_primal(v: np.ndarray, r: np.ndarray, mu: float, out: np.ndarray) -> None:
     """``out = v - mu D^H r`` (the primal point of a TV-prox dual)."""
     _, n_slices, h, _ = r.shape
@@ -214,7 +216,7 @@ def fgp_primal(v: np.ndarray, r: np.ndarray, mu: float, out: np.ndarray) -> None
         _primal_row(v[s, i], r[0, s, i], r[0, s, above], r[1, s, i], mu, out[s, i])
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def fgp_step(
     v: np.ndarray,
     r: np.ndarray,
@@ -276,7 +278,7 @@ def fgp_step(
             p1[q] = gb
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def admm_z_update(
     x: np.ndarray, u: np.ndarray, z: np.ndarray, thresh: np.ndarray, iso: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -329,7 +331,7 @@ def admm_z_update(
     return tv_rows.reshape(n_slices, h).sum(axis=1), primal_rows.reshape(n_slices, h).sum(axis=1)
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def admm_synthesis(z: np.ndarray, u: np.ndarray, z_old: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = D^H (z - u)``; returns ``||D^H (z - z_old)||^2`` per slice (the dual residual)."""
     _, n_slices, h, w2 = z.shape

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from csmri.kernel import parallel_kernel
+
 _REASSOC = {"reassoc"}
 """Let LLVM reorder the float64 sums so they vectorise (the order is still fixed per machine)."""
 
@@ -23,7 +25,7 @@ def _abs2(v: complex) -> float:
     return v.real * v.real + v.imag * v.imag
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_REASSOC)
+@parallel_kernel(fastmath=_REASSOC)
 def data_value(k: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``1/2 ||mask * k - y||^2`` per slice (float64)."""
     n_slices, h, w = k.shape
@@ -39,7 +41,7 @@ def data_value(k: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 0.5 * rows.reshape(n_slices, h).sum(axis=1)
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def masked_residual(k: np.ndarray, mask: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``out = mask * k - y``."""
     n_slices, h, w = k.shape
@@ -51,7 +53,7 @@ def masked_residual(k: np.ndarray, mask: np.ndarray, y: np.ndarray, out: np.ndar
             o[j] = mr[j] * kr[j] - yr[j]
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_REASSOC)
+@parallel_kernel(fastmath=_REASSOC)
 def admm_kspace_update(
     k: np.ndarray,
     k_prev: np.ndarray,
@@ -104,7 +106,7 @@ def admm_kspace_update(
     )
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_REASSOC)
+@parallel_kernel(fastmath=_REASSOC)
 def step_stats(
     x_new: np.ndarray, x: np.ndarray, z: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,7 +142,7 @@ def step_stats(
     )
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel()
 def extrapolate(new: np.ndarray, old: np.ndarray, beta: np.ndarray, out: np.ndarray) -> None:
     """``out = new + beta_s (new - old)`` (FISTA's momentum point)."""
     n_slices, h, w = new.shape
