@@ -72,10 +72,6 @@ class CartesianData:
         """``F^H M (M F x - y)`` given ``F x``: the residual is already zero off the mask."""
         return self.backend.ifft2(self.residual_from_kspace(kx, y))
 
-    def adjoint(self, k: np.ndarray) -> np.ndarray:
-        """``F^H M k``."""
-        return self.backend.ifft2(k * self.mask)
-
     def zero_filled(self, y: np.ndarray | None = None) -> np.ndarray:
         """``A^H y``: the zero-filled image."""
         return self.backend.ifft2(self.y if y is None else y)
