@@ -52,12 +52,28 @@ class ParallelKernel:
         functools.update_wrapper(self, function)
 
     def __call__(self, *args: Any) -> Any:
-        """Run the parallel variant, or the serial twin in a process forked after it ran."""
+        """Run the parallel variant, or the serial twin in a process forked after it ran.
+
+        Ctrl-C while compiled code runs reaches Python as a ``SystemError`` ("returned a
+        result with an exception set") whose chain of causes holds the
+        ``KeyboardInterrupt``; the interrupt itself is raised, so callers see what the
+        user did.
+        """
         global _pool_pid
         pid = os.getpid()
         if _pool_pid is None:
             _pool_pid = pid
-        return (self.parallel if pid == _pool_pid else self.serial)(*args)
+        try:
+            return (self.parallel if pid == _pool_pid else self.serial)(*args)
+        except SystemError as error:
+            cause: BaseException | None = error.__cause__
+            for _ in range(8):  # Numba may wrap it twice: walk a short chain of causes
+                if cause is None or isinstance(cause, KeyboardInterrupt):
+                    break
+                cause = cause.__cause__
+            if isinstance(cause, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            raise
 
 
 def parallel_kernel(fastmath: bool | set[str] = False) -> Callable[[Callable], ParallelKernel]:

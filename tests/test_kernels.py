@@ -179,3 +179,25 @@ def test_a_threshold_per_image_must_match_the_images() -> None:
     w = cnoise(np.random.default_rng(4), (2, *SHAPE), np.complex64)
     with pytest.raises(ValueError, match="2 thresholds for 3 images"):
         tvmod.shrink(w, np.array([0.1, 0.2]), True)
+
+
+def test_an_interrupt_inside_a_kernel_surfaces_as_keyboard_interrupt() -> None:
+    # CPython reports a signal caught during compiled code as SystemError caused by it.
+    from csmri.kernel import ParallelKernel
+
+    def interrupted(*args: object) -> None:
+        # As measured: the interrupt sits two causes deep (Numba's unpickling wraps it too).
+        inner = SystemError("_numba_unpickle returned a result with an exception set")
+        inner.__cause__ = KeyboardInterrupt()
+        raise SystemError("returned a result with an exception set") from inner
+
+    def other(*args: object) -> None:
+        raise SystemError("something else")
+
+    wrapped = ParallelKernel(lambda x: x)
+    wrapped.parallel = wrapped.serial = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        wrapped(1)
+    wrapped.parallel = wrapped.serial = other
+    with pytest.raises(SystemError, match="something else"):
+        wrapped(1)
