@@ -35,6 +35,14 @@ def _horizontal_difference(row: np.ndarray, out: np.ndarray) -> None:
 
 
 @nb.njit(cache=True, inline="always")
+def _row_gradient(row: np.ndarray, below: np.ndarray, gv: np.ndarray, gh: np.ndarray) -> None:
+    """One row of ``D x``: ``gv = x[i+1] - x[i]``, ``gh = x[:, j+1] - x[:, j]`` (circular)."""
+    for q in range(row.shape[0]):
+        gv[q] = below[q] - row[q]
+    _horizontal_difference(row, gh)
+
+
+@nb.njit(cache=True, inline="always")
 def _adjoint_row(p0: np.ndarray, p0_above: np.ndarray, p1: np.ndarray, out: np.ndarray) -> None:
     """``out = (D^H p)`` on one row: ``p0[i-1] - p0[i] + p1[j-1] - p1[j]`` (circular)."""
     n = out.shape[0]
@@ -101,36 +109,18 @@ def _shrink_factors(m: np.ndarray, thresh: float, tiny: float) -> None:
 
 
 @nb.njit(cache=True, inline="always")
+def _projection_factors(m: np.ndarray, one: float) -> None:
+    """``m <- 1 / max(m, 1)``: the factor that projects each modulus onto the unit ball."""
+    for j in range(m.shape[0]):
+        m[j] = one / max(m[j], one)
+
+
+@nb.njit(cache=True, inline="always")
 def _scale_pairs(a: np.ndarray, f: np.ndarray) -> None:
     """``a[2j], a[2j+1] *= f[j]``: scale interleaved complex samples by real factors."""
     for j in range(f.shape[0]):
         a[2 * j] *= f[j]
         a[2 * j + 1] *= f[j]
-
-
-@parallel_kernel()
-def gradient(x: np.ndarray, out: np.ndarray) -> None:
-    """``out = D x``: circular forward differences ``[x[i+1, j] - x, x[i, j+1] - x]``."""
-    n_slices, h, _ = x.shape
-    for t in nb.prange(n_slices * h):
-        s = t // h
-        i = t - s * h
-        row = x[s, i]
-        below = x[s, i + 1 if i + 1 < h else 0]
-        gv = out[0, s, i]
-        for q in range(row.shape[0]):
-            gv[q] = below[q] - row[q]
-        _horizontal_difference(row, out[1, s, i])
-
-
-@parallel_kernel()
-def divergence_adjoint(p: np.ndarray, out: np.ndarray) -> None:
-    """``out = D^H p`` (minus the circular divergence)."""
-    _, n_slices, h, _ = p.shape
-    for t in nb.prange(n_slices * h):
-        s = t // h
-        i = t - s * h
-        _adjoint_row(p[0, s, i], p[0, s, i - 1 if i > 0 else h - 1], p[1, s, i], out[s, i])
 
 
 @parallel_kernel()
@@ -160,9 +150,7 @@ def tv_value(x: np.ndarray, iso: bool) -> np.ndarray:
         below = x[s, i + 1 if i + 1 < h else 0]
         gv = np.empty(w2, dtype=x.dtype)
         gh = np.empty(w2, dtype=x.dtype)
-        for q in range(w2):
-            gv[q] = below[q] - row[q]
-        _horizontal_difference(row, gh)
+        _row_gradient(row, below, gv, gh)
         ma = np.empty(w2 // 2, dtype=x.dtype)
         mb = np.empty(w2 // 2, dtype=x.dtype)
         _moduli(gv, gh, iso, ma, mb)
@@ -187,12 +175,10 @@ def shrink(g: np.ndarray, thresh: np.ndarray, iso: bool, out: np.ndarray) -> Non
         mb = np.empty(w2 // 2, dtype=g.dtype)
         _moduli(a, b, iso, ma, mb)
         _shrink_factors(ma, th, tiny)
-        _scale_pairs(a, ma)
-        if iso:
-            _scale_pairs(b, ma)
-        else:
+        if not iso:
             _shrink_factors(mb, th, tiny)
-            _scale_pairs(b, mb)
+        _scale_pairs(a, ma)
+        _scale_pairs(b, ma if iso else mb)
 
 
 @nb.njit(cache=True, inline="always")
@@ -258,15 +244,11 @@ def fgp_step(
         ma = np.empty(w2 // 2, dtype=v.dtype)
         mb = np.empty(w2 // 2, dtype=v.dtype)
         _moduli(a, b, iso, ma, mb)
-        for j in range(w2 // 2):
-            ma[j] = one / max(ma[j], one)
+        _projection_factors(ma, one)
+        if not iso:
+            _projection_factors(mb, one)
         _scale_pairs(a, ma)
-        if iso:
-            _scale_pairs(b, ma)
-        else:
-            for j in range(w2 // 2):
-                mb[j] = one / max(mb[j], one)
-            _scale_pairs(b, mb)
+        _scale_pairs(b, ma if iso else mb)
         p0 = p[0, s, i]
         p1 = p[1, s, i]
         for q in range(w2):
@@ -306,9 +288,7 @@ def admm_z_update(
         z1 = z[1, s, i]
         wv = np.empty(w2, dtype=x.dtype)
         wh = np.empty(w2, dtype=x.dtype)
-        for q in range(w2):
-            wv[q] = below[q] - row[q]
-        _horizontal_difference(row, wh)
+        _row_gradient(row, below, wv, wh)
         ma = np.empty(w2 // 2, dtype=x.dtype)
         mb = np.empty(w2 // 2, dtype=x.dtype)
         _moduli(wv, wh, iso, ma, mb)
