@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numba as nb
+import numpy as np
 
 _pool_pid: int | None = None
 """The process whose calls run in parallel: the first one to call a kernel."""
@@ -90,3 +91,14 @@ def parallel_kernel(fastmath: bool | set[str] = False) -> Callable[[Callable], P
         The decorator.
     """
     return functools.partial(ParallelKernel, fastmath=fastmath)
+
+
+def per_image_thresholds(threshold: float | np.ndarray, count: int, dtype: np.dtype) -> np.ndarray:
+    """A threshold as a contiguous array of one value per image, as the kernels index it.
+
+    ``threshold`` is one value or one per image (in any shape that ravels to ``count``).
+    """
+    values = np.asarray(threshold, dtype=dtype).ravel()
+    if values.size not in (1, count):
+        raise ValueError(f"{values.size} thresholds for {count} images")
+    return np.ascontiguousarray(np.broadcast_to(values, (count,)))

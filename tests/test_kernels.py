@@ -139,7 +139,7 @@ def test_wavelet_soft_threshold_kernel_matches_its_definition() -> None:
     expected = c * np.where(mag > t, (mag - t) / np.where(mag > 0, mag, 1), 0)
     expected[:, :2, :3] = c[:, :2, :3]  # the approximation block is not penalised
     work = c.copy()
-    l1 = dwt.soft_threshold_details(work, t, 2, 3)
+    l1 = dwt.soft_threshold_details(work, np.full(2, t), 2, 3)
     np.testing.assert_allclose(work, expected, atol=1e-6)
     detail_l1 = np.abs(expected).sum(axis=(1, 2)) - np.abs(expected[:, :2, :3]).sum(axis=(1, 2))
     np.testing.assert_allclose(l1, detail_l1, rtol=1e-5)

@@ -18,6 +18,7 @@ import numpy as np
 
 from csmri.backend import squared_norms
 from csmri.errors import UsageError
+from csmri.kernel import per_image_thresholds
 from csmri.regularizers import tv as _tv
 from csmri.regularizers import tv_kernels as _tv_kernels
 from csmri.regularizers.tv import real_view
@@ -171,8 +172,7 @@ class TotalVariation(Regularizer):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One fused pass (see :meth:`Regularizer.admm_update`); ``D x`` is never stored."""
         z_new = np.empty_like(z)
-        per_slice = np.broadcast_to(np.asarray(threshold, dtype=x.real.dtype), x.shape[:1])
-        thresholds = np.ascontiguousarray(per_slice)
+        thresholds = per_image_thresholds(threshold, x.shape[0], x.real.dtype)
         value, primal_sq = _tv_kernels.admm_z_update(
             real_view(x), real_view(u), real_view(z_new), thresholds, self.isotropic
         )
@@ -263,9 +263,6 @@ class WaveletL1(Regularizer):
 
     def shrink(self, w: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
         """Soft-thresholding of the detail coefficients (one threshold or one per slice)."""
-        threshold = np.asarray(threshold, dtype=np.float32)
-        if threshold.ndim == 1:
-            threshold = threshold.reshape(-1, 1, 1)
         return self.transform.soft_threshold(w.copy(), threshold)
 
     def norm(self, w: np.ndarray) -> np.ndarray:

@@ -247,15 +247,15 @@ def synthesis_inplace(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
 
 
 @parallel_kernel(fastmath={"reassoc"})
-def soft_threshold_details(c: np.ndarray, threshold: float, ah: int, aw: int) -> np.ndarray:
+def soft_threshold_details(c: np.ndarray, thresholds: np.ndarray, ah: int, aw: int) -> np.ndarray:
     """Complex soft-thresholding of all but the top-left ``ah x aw`` block, in place.
 
     Parameters
     ----------
     c : ndarray of complex64 or complex128, shape (S, H, W)
         Coefficients (Mallat layout); overwritten.
-    threshold : float
-        Non-negative threshold, of ``c``'s real dtype.
+    thresholds : ndarray, shape (S,)
+        Non-negative threshold per image, of ``c``'s real dtype.
     ah, aw : int
         Shape of the approximation block, left untouched.
 
@@ -266,10 +266,11 @@ def soft_threshold_details(c: np.ndarray, threshold: float, ah: int, aw: int) ->
     """
     n_slices, h, _ = c.shape
     rows = np.zeros(n_slices * h)
-    zero = threshold - threshold
     for t in nb.prange(n_slices * h):
         s = t // h
         r = t - s * h
+        threshold = thresholds[s]
+        zero = threshold - threshold
         row = c[s, r, aw:] if r < ah else c[s, r]
         total = 0.0
         # Branch-free (selects), so that the loop vectorises; reassociated sum.

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from csmri.errors import UsageError
+from csmri.kernel import per_image_thresholds
 from csmri.regularizers import tv_kernels
 
 _LIPSCHITZ_DDH = 8.0
@@ -53,14 +54,6 @@ def _fields(w: np.ndarray) -> np.ndarray:
 def real_view(a: np.ndarray) -> np.ndarray:
     """The interleaved real view the kernels work on."""
     return a.view(a.real.dtype)
-
-
-def _per_slice(threshold: float | np.ndarray, count: int, dtype: np.dtype) -> np.ndarray:
-    """A threshold as one value per image (it may come as a scalar or shaped to broadcast)."""
-    values = np.asarray(threshold, dtype=dtype).ravel()
-    if values.size not in (1, count):
-        raise ValueError(f"{values.size} thresholds for {count} images")
-    return np.ascontiguousarray(np.broadcast_to(values, (count,)))
 
 
 def gradient(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -198,7 +191,7 @@ def shrink(w: np.ndarray, threshold: float | np.ndarray, isotropic: bool) -> np.
     """
     fields = _fields(w)
     out = np.empty_like(fields)
-    thresholds = _per_slice(threshold, fields.shape[1], fields.real.dtype)
+    thresholds = per_image_thresholds(threshold, fields.shape[1], fields.real.dtype)
     tv_kernels.shrink(real_view(fields), thresholds, isotropic, real_view(out))
     return out.reshape(np.shape(w))
 

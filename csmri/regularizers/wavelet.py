@@ -27,6 +27,7 @@ import numpy as np
 import pywt
 
 from csmri.errors import UsageError
+from csmri.kernel import per_image_thresholds
 from csmri.regularizers import dwt
 
 WAVELETS: tuple[str, ...] = tuple(pywt.wavelist(kind="discrete"))
@@ -130,24 +131,20 @@ class WaveletTransform:
         Parameters
         ----------
         c : ndarray, shape (..., Hp, Wp)
-            Coefficients (Mallat layout); overwritten.
+            C-contiguous complex coefficients (Mallat layout); overwritten.
         threshold : float or ndarray
-            Non-negative threshold (an array broadcasts against ``(..., Hp, Wp)``).
+            Non-negative threshold, one value or one per image.
 
         Returns
         -------
         ndarray
             ``c``.
         """
-        if np.all(np.asarray(threshold) <= 0):
-            return c
-        ah, aw = self.approx_shape
-        approx = c[..., :ah, :aw].copy()
-        mag = complex_abs(c)
-        np.maximum(mag, threshold, out=mag)
-        factor = 1.0 - threshold / mag  # python float keeps float32
-        c *= factor
-        c[..., :ah, :aw] = approx
+        if c.dtype.kind != "c" or not c.flags.c_contiguous:
+            raise ValueError("soft_threshold works in place on C-contiguous complex coefficients")
+        images = c.reshape(-1, *self.padded_shape)
+        thresholds = per_image_thresholds(threshold, images.shape[0], c.real.dtype)
+        dwt.soft_threshold_details(images, thresholds, *self.approx_shape)
         return c
 
     def prox_shifted(
@@ -184,9 +181,8 @@ class WaveletTransform:
             for s, shift in enumerate(shifts):
                 _roll_copy(v[s], shift, work[s])
         dwt.analysis_inplace(work, lo, hi, self.levels)
-        l1 = dwt.soft_threshold_details(
-            work, np.float32(max(float(threshold), 0.0)), *self.approx_shape
-        )
+        thresholds = per_image_thresholds(max(float(threshold), 0.0), len(work), np.float32)
+        l1 = dwt.soft_threshold_details(work, thresholds, *self.approx_shape)
         dwt.synthesis_inplace(work, lo, hi, self.levels)
         if shifts is None:
             return work, l1
