@@ -95,10 +95,10 @@ class CompressedSensing:
     wavelet: str = "db4"
 
     def __post_init__(self) -> None:
-        from csmri.reconstruct import DEFAULT_SOLVER
+        from csmri.reconstruct import resolve_defaults
 
         if self.solver is None:
-            self.solver = DEFAULT_SOLVER.get(self.reg, "fista")
+            self.solver = resolve_defaults(self.reg, self.lam, None, None)[1]
 
     @property
     def name(self) -> str:

@@ -33,6 +33,30 @@ pairs against about 4 for FISTA-TV (5 inner FGP steps), at equal quality."""
 DEFAULT_CHUNK = 16
 
 
+def resolve_defaults(
+    reg: str, lam: float | None, solver: str | None, cycle_spin: bool | None
+) -> tuple[float, str, bool]:
+    """Fill in the regulariser's defaults: lambda, solver and cycle spinning.
+
+    Parameters
+    ----------
+    reg : str
+        Regulariser name.
+    lam, solver, cycle_spin : optional
+        The caller's choices; None takes :data:`DEFAULT_LAMBDA`, :data:`DEFAULT_SOLVER`
+        and cycle spinning for the proximal-gradient solvers (not ADMM).
+
+    Returns
+    -------
+    tuple
+        ``(lam, solver, cycle_spin)``.
+    """
+    lam = DEFAULT_LAMBDA.get(reg, 0.003) if lam is None else lam
+    solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
+    cycle_spin = solver != "admm" if cycle_spin is None else bool(cycle_spin)
+    return lam, solver, cycle_spin
+
+
 @dataclass
 class Reconstruction:
     """Reconstructed slices and how the solver got there.
@@ -223,10 +247,7 @@ def reconstruct_iter(
     SliceResult
         ``index``, ``image`` (complex64 ``(H, W)``, input units), ``history``, ``scale``.
     """
-    lam = DEFAULT_LAMBDA.get(reg, 0.003) if lam is None else lam
-    solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
-    if cycle_spin is None:
-        cycle_spin = solver != "admm"
+    lam, solver, cycle_spin = resolve_defaults(reg, lam, solver, cycle_spin)
     # Validate now, not at the first next(): errors surface where the call is made.
     _check_options(reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, chunk)
     kspace, mask = _check_arrays(kspace, mask)
@@ -356,8 +377,7 @@ def reconstruct(
     SolverError
         When a solver produces non-finite values or diverges.
     """
-    lam = DEFAULT_LAMBDA.get(reg, 0.003) if lam is None else lam
-    solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
+    lam, solver, cycle_spin = resolve_defaults(reg, lam, solver, cycle_spin)
     results = list(
         reconstruct_iter(
             kspace,
@@ -387,7 +407,7 @@ def reconstruct(
         "tol": float(tol),
         "wavelet": wavelet,
         "levels": levels,
-        "cycle_spin": (solver != "admm") if cycle_spin is None else bool(cycle_spin),
+        "cycle_spin": cycle_spin,
         "seed": int(seed),
     }
     return Reconstruction(
