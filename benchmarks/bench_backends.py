@@ -145,26 +145,23 @@ def run_worker(tree: Path, device: str, extra: list[str]) -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
+def _ms(rec: dict) -> float:
+    return rec["ms_per_iter"]
+
+
+def _pairs(rec: dict) -> float:
+    return rec["ms_per_iter"] / rec["fft_pair_ms"]
+
+
 def compare(args: argparse.Namespace) -> None:
     """Alternate old NumPy, new NumPy and new torch-CPU processes; print per-round ratios."""
-    extra = [
-        "--size",
-        str(args.size),
-        "--batch",
-        "1",
-        "--iters",
-        str(args.iters),
-        "--methods",
-        "all",
-    ]
+    extra = ["--size", str(args.size), "--batch", "1", "--iters", str(args.iters)]
+    extra += ["--methods", "all", "--threads", str(args.threads)]
+    runs = [("old", Path(args.old), "numpy"), ("new", ROOT, "numpy"), ("torch", ROOT, "cpu")]
     rounds: list[dict] = []
     for r in range(args.rounds):
         row = {}
-        for label, tree, device in [
-            ("old", Path(args.old), "numpy"),
-            ("new", ROOT, "numpy"),
-            ("torch", ROOT, "cpu"),
-        ]:
+        for label, tree, device in runs:
             for rec in run_worker(tree, device, extra):
                 row[(label, rec["reg"], rec["solver"])] = rec
         rounds.append(row)
@@ -172,28 +169,29 @@ def compare(args: argparse.Namespace) -> None:
         for reg, solver in METHODS:
             old, new, tch = (row[(k, reg, solver)] for k in ("old", "new", "torch"))
             print(
-                f"  {reg}-{solver}: old {old['ms_per_iter']:.2f} ms ({old['ms_per_iter'] / old['fft_pair_ms']:.2f} FFT pairs), "
-                f"new {new['ms_per_iter']:.2f} ms ({new['ms_per_iter'] / new['fft_pair_ms']:.2f} FFT pairs), "
-                f"new/old {new['ms_per_iter'] / old['ms_per_iter']:.2f}; torch-CPU {tch['ms_per_iter']:.2f} ms "
-                f"(x{tch['ms_per_iter'] / new['ms_per_iter']:.2f} NumPy); PSNR old {old['psnr']:.3f} "
+                f"  {reg}-{solver}: old {_ms(old):.2f} ms ({_pairs(old):.2f} FFT pairs), "
+                f"new {_ms(new):.2f} ms ({_pairs(new):.2f} FFT pairs), "
+                f"new/old {_ms(new) / _ms(old):.2f}; torch-CPU {_ms(tch):.2f} ms "
+                f"(x{_ms(tch) / _ms(new):.2f} NumPy); PSNR old {old['psnr']:.3f} "
                 f"new {new['psnr']:.3f} torch {tch['psnr']:.3f} dB",
                 flush=True,
             )
-    print("medians over rounds:")
+    print("medians over rounds (worst PSNR gap):")
     for reg, solver in METHODS:
-
-        def med(f):
-            return float(np.median([f(row) for row in rounds]))
-
-        key = (reg, solver)
+        old = [w[("old", reg, solver)] for w in rounds]
+        new = [w[("new", reg, solver)] for w in rounds]
+        tch = [w[("torch", reg, solver)] for w in rounds]
+        ratio = np.median([_ms(n) / _ms(o) for n, o in zip(new, old, strict=True)])
+        torch_ratio = np.median([_ms(t) / _ms(n) for t, n in zip(tch, new, strict=True)])
+        gap = max(abs(n["psnr"] - o["psnr"]) for n, o in zip(new, old, strict=True))
+        torch_gap = max(abs(t["psnr"] - n["psnr"]) for t, n in zip(tch, new, strict=True))
+        pairs_old = np.median([_pairs(o) for o in old])
+        pairs_new = np.median([_pairs(n) for n in new])
         print(
-            f"  {reg}-{solver}: new/old {med(lambda w: w[('new', *key)]['ms_per_iter'] / w[('old', *key)]['ms_per_iter']):.2f}, "
-            f"FFT pairs/it old {med(lambda w: w[('old', *key)]['ms_per_iter'] / w[('old', *key)]['fft_pair_ms']):.2f} "
-            f"new {med(lambda w: w[('new', *key)]['ms_per_iter'] / w[('new', *key)]['fft_pair_ms']):.2f}, "
-            f"torch-CPU/NumPy {med(lambda w: w[('torch', *key)]['ms_per_iter'] / w[('new', *key)]['ms_per_iter']):.2f}, "
-            f"torch ms/it {med(lambda w: w[('torch', *key)]['ms_per_iter']):.2f}, "
-            f"|PSNR new - old| {max(abs(w[('new', *key)]['psnr'] - w[('old', *key)]['psnr']) for w in rounds):.4f} dB, "
-            f"|PSNR torch - NumPy| {max(abs(w[('torch', *key)]['psnr'] - w[('new', *key)]['psnr']) for w in rounds):.4f} dB"
+            f"  {reg}-{solver}: new/old {ratio:.2f}; FFT pairs/it old "
+            f"{pairs_old:.2f} new {pairs_new:.2f}; "
+            f"torch-CPU {np.median([_ms(t) for t in tch]):.2f} ms/it = {torch_ratio:.2f} x NumPy; "
+            f"PSNR |new - old| {gap:.4f} dB, |torch - NumPy| {torch_gap:.4f} dB"
         )
 
 
