@@ -80,7 +80,7 @@ class Split:
         Returns ``z'``, ``u'`` (NumPy: ``u`` updated in place), ``||w||`` (the
         term's ``R(x)``) and the squared primal residual ``||w - z'||^2``, per slice.
         """
-        if self._fused(x, z):
+        if self._fused(x, z[0], u[0]):  # TV fields (2, S, H, W): each component a stack
             z_new = np.empty_like(z)
             thresholds = per_image_thresholds(threshold, x.shape[0], x.real.dtype)
             value, primal_sq = _tv_kernels.admm_z_update(
