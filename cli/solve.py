@@ -15,7 +15,6 @@ from csmri.data import parse_slices, select_slices
 from csmri.errors import InputError, UsageError
 from csmri.kspace_io import read_kspace, write_reconstruction
 from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
-from csmri.metrics import evaluate
 
 OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
 CHUNK = 4  # slices per solver call: vectorised FFTs, bounded memory
@@ -149,6 +148,8 @@ def solve(
         + f" -> {output}"
     )
     if target is not None:
+        from csmri.metrics import evaluate  # scikit-image: loaded only when there is a target
+
         try:
             scores = evaluate(target, images)
         except ValueError as error:
