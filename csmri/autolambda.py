@@ -1,10 +1,15 @@
 """Automatic lambda without a reference image.
 
 :func:`calibrated_lambda` is the regulariser's default lambda calibrated per
-acceleration on synthetic images (not on the embedded sample).
+acceleration on images other than the embedded sample (MNI152 slices in three
+orientations and Shepp-Logan phantoms, ``benchmarks/lambda_curves.py``);
+:func:`auto_lambda` picks lambda for a k-space stack from its realised acceleration
+(a noise-scaled rule was measured and rejected: see the README).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,3 +40,42 @@ def calibrated_lambda(reg: str, acceleration: float) -> float:
     rates = np.log([r for r, _ in points])
     lams = np.log([lam for _, lam in points])
     return float(np.exp(np.interp(np.log(max(acceleration, 1.0)), rates, lams)))
+
+
+@dataclass(frozen=True)
+class LambdaChoice:
+    """An automatically chosen lambda and how it was chosen.
+
+    Attributes
+    ----------
+    lam : float
+        Lambda in normalised units.
+    rule : str
+        One line for the user: the rule and its inputs.
+    """
+
+    lam: float
+    rule: str
+
+
+def auto_lambda(kspace: np.ndarray, mask: np.ndarray, reg: str) -> LambdaChoice:
+    """Lambda for ``reg`` on this k-space, without a reference image.
+
+    Parameters
+    ----------
+    kspace : ndarray, shape (S, H, W) or (H, W)
+        Centred, masked k-space (only the mask and noise level matter).
+    mask : ndarray, shape (W,) or (H, W)
+        Sampling mask.
+    reg : str
+        Regulariser name.
+
+    Returns
+    -------
+    LambdaChoice
+        The calibrated lambda at the realised acceleration.
+    """
+    sampled = np.asarray(mask) != 0
+    acceleration = sampled.size / max(int(sampled.sum()), 1)
+    lam = calibrated_lambda(reg, acceleration)
+    return LambdaChoice(lam, f"calibrated for {reg} at the realised {acceleration:.1f}x")
