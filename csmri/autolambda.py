@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+STATED_DISTANCE_DB = 0.3
+"""How far below the best lambda of a fine grid :func:`auto_lambda` may land (PSNR, dB)."""
+
 CALIBRATED = {
     "tv": ((4.0, 0.003), (8.0, 0.003)),
     "tv-aniso": ((4.0, 0.003), (8.0, 0.003)),

@@ -76,3 +76,19 @@ def test_solve_with_cs_does_not_import_torch(tmp_path):
     loaded = _loaded_after(code)
     assert "numba" in loaded and "torch" not in loaded
     assert (tmp_path / "r.npy").exists()
+
+
+def test_compare_without_learned_methods_does_not_import_torch(tmp_path):
+    import numpy as np
+
+    from csmri.data import load_sample
+
+    path = tmp_path / "one.npy"
+    np.save(path, load_sample()[5, 60:124, 60:124])
+    code = (
+        "import sys\nfrom cli.main import main\n"
+        f"sys.argv = ['csmri', 'compare', {str(path)!r}, '--methods', 'zero-filled', "
+        "'--accel', '4', '--format', 'json']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code"
+    )
+    assert "torch" not in _loaded_after(code)
