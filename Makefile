@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/csmri compare --accel 4 --accel 8 -o demo_output
+	$(BIN)/csmri compare --accel 4,8 --center-fraction 0.08,0.06 -o demo_output
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 
 import click
 
 from cli.options import NON_NEGATIVE, FiniteFloat
-from csmri.atomic import atomic_path
+from csmri.comparison.spec import DEFAULT_METHODS
 from csmri.errors import UsageError
-from csmri.fft import fft_workers
-from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
+from csmri.methods import REGULARIZERS, SOLVERS
 
-DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet"
 FORMATS = ("table", "md", "csv", "json")
 
 
@@ -62,8 +59,9 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--lam",
     default="auto",
     show_default=True,
-    help="'auto' tunes lambda per method and acceleration on unscored slices; "
-    "or a fixed value in normalised units.",
+    help="'auto' tunes lambda per method and acceleration on unscored slices (a single "
+    "image: on an independent second simulation of it; one slice of measured k-space: "
+    "the calibrated default); or a fixed value in normalised units.",
 )
 @click.option("--iters", default=100, type=click.IntRange(min=1), show_default=True)
 @click.option(
@@ -130,14 +128,18 @@ def compare(
     Every method receives exactly the same masked k-space for a slice and an
     acceleration; metrics follow fastMRI's definitions.
     """
+    from csmri.atomic import atomic_path
+    from csmri.autolambda import calibrated_lambda
     from csmri.comparison import plots, report, run_comparison
-    from csmri.reconstruct import DEFAULT_LAMBDA
+    from csmri.comparison.cases import build_cases, default_center_fraction
+    from csmri.comparison.provenance import run_config, run_notes
+    from csmri.comparison.spec import parse_methods
 
     accelerations = _numbers(accel, "--accel", FiniteFloat(1.0))
     fractions = (
         _numbers(center_fraction, "--center-fraction", FiniteFloat(0.0, strict=True))
         if center_fraction
-        else [round(0.32 / a, 4) for a in accelerations]
+        else [default_center_fraction(a) for a in accelerations]
     )
     if len(fractions) != len(accelerations):
         raise UsageError("give one --center-fraction per --accel value")
@@ -147,11 +149,19 @@ def compare(
         raise UsageError(f"{output_dir}: parent folder does not exist")
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: exists and is not a folder")
-    method_list, setup_seconds = _build_methods(
-        methods, fixed_lam, iters, model, device, DEFAULT_LAMBDA
-    )
-    cases = _build_cases(
-        inputs,
+    setup_seconds: dict[str, float] = {}
+
+    def load_unet():
+        from learned.method import UnetMethod
+
+        start = time.perf_counter()
+        method = UnetMethod.load(model, device=device)
+        setup_seconds["unet (model load)"] = time.perf_counter() - start
+        return method
+
+    method_list = parse_methods(methods, fixed_lam, iters, {"unet": load_unet}, device=device)
+    cases = build_cases(
+        list(inputs),
         accelerations,
         fractions,
         mask_type,
@@ -165,34 +175,26 @@ def compare(
     def progress(message: str) -> None:
         click.echo(f"  .. {message}", err=True)
 
+    def default_lambda(method, case) -> float:
+        return calibrated_lambda(method.reg, case.attrs.get("realised_acceleration", 1.0))
+
     start = time.perf_counter()
     result = run_comparison(
         cases,
         method_list,
         auto,
-        lambda m: DEFAULT_LAMBDA[m.reg],
+        default_lambda,
         progress,
         tuning_workers=min(2, os.cpu_count() or 1),
     )
     summary = report.summarise(result)
-    config = _config(
-        {
-            **click.get_current_context().params,
-            "accel": accelerations,
-            "center_fraction": fractions,
-        },
-        setup_seconds,
-        time.perf_counter() - start,
-    )
-    note = (
-        "Every method received byte-identical masked k-space per slice and acceleration "
-        f"(sha256 checked); {len(cases[0].scored)} scored slices per case"
-        + (f", lambda tuned on {len(cases[0].tuning)} other slices." if auto else ".")
-        + "".join(
-            f"\nSet-up, not in s/slice: {name} {sec:.2f} s." for name, sec in setup_seconds.items()
-        )
-        + f"\nThreads: torch {_torch_threads()}, FFT workers {fft_workers()}; warm-up run excluded."
-    )
+    params = {
+        **click.get_current_context().params,
+        "accel": accelerations,
+        "center_fraction": fractions,
+    }
+    config = run_config(params, setup_seconds, time.perf_counter() - start)
+    note = run_notes(cases, setup_seconds)
     printed = {
         "table": lambda: report.format_text(summary) + note,
         "md": lambda: report.format_markdown(summary) + "\n" + note,
@@ -200,6 +202,8 @@ def compare(
         "json": lambda: report.to_json(result, summary, config),
     }[fmt]()
     click.echo(printed)
+    if fmt in ("csv", "json"):  # machine-readable stdout: the notes and warnings go to stderr
+        click.echo(note, err=True)
     if output_dir is not None:
         output_dir.mkdir(exist_ok=True)
         writers = {
@@ -216,117 +220,3 @@ def compare(
             with atomic_path(output_dir / name) as temp:
                 write(temp)
         click.echo(f"wrote {', '.join(writers)} to {output_dir}/", err=True)
-
-
-def _build_methods(
-    spec: str, lam: float | None, iters: int, model: Path | None, device: str, defaults: dict
-) -> tuple[list[ReconMethod], dict[str, float]]:
-    methods: list[ReconMethod] = []
-    setup: dict[str, float] = {}
-    for name in [part.strip() for part in spec.split(",") if part.strip()]:
-        if name == "zero-filled":
-            methods.append(ZeroFilled())
-        elif name == "unet":
-            from learned.method import UnetMethod
-
-            start = time.perf_counter()
-            methods.append(UnetMethod.load(model, device=device))
-            setup["unet (model load)"] = time.perf_counter() - start
-        else:
-            reg, _, solver = name.rpartition("-")
-            if reg not in REGULARIZERS or solver not in SOLVERS:
-                raise UsageError(f"unknown method {name!r}; see csmri compare --help")
-            methods.append(
-                CompressedSensing(
-                    reg=reg,
-                    solver=solver,
-                    lam=defaults[reg] if lam is None else lam,
-                    max_iter=iters,
-                    device=device,
-                )
-            )
-    if not methods:
-        raise UsageError("--methods lists no method")
-    if len({m.name for m in methods}) != len(methods):
-        raise UsageError("--methods lists a method twice")
-    return methods, setup
-
-
-def _build_cases(
-    inputs, accelerations, fractions, mask_type, seed, noise, num_tuning, axis, slices
-):
-    from csmri.comparison import cases_from_images, cases_from_kspace_file
-    from csmri.data import load_sample, parse_slices, read_images, select_slices
-    from csmri.kspace_io import read_kspace
-
-    selection = parse_slices(slices)
-    if not inputs:
-        images = select_slices(load_sample(), selection)
-        return cases_from_images(
-            "sample", images, accelerations, fractions, mask_type, seed, noise, num_tuning
-        )
-    cases = []
-    for path in inputs:
-        if path.suffix.lower() == ".h5" and _has_kspace(path):
-            cases += cases_from_kspace_file(path.name, read_kspace(path), num_tuning)
-        else:
-            images = read_images(path, axis=axis, slices=selection)
-            cases += cases_from_images(
-                path.name, images, accelerations, fractions, mask_type, seed, noise, num_tuning
-            )
-    return cases
-
-
-def _has_kspace(path: Path) -> bool:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as file:
-            return "kspace" in file
-    except OSError:
-        return False
-
-
-def _config(params: dict, setup_seconds: dict, total_seconds: float) -> dict:
-    """The options as run, with versions, machine and thread counts, for results.json."""
-    import numpy
-    import scipy
-    import torch
-
-    from csmri import __version__
-
-    return {
-        "options": {key: _plain(value) for key, value in params.items()},
-        "seed": params["seed"],
-        "setup_seconds": setup_seconds,
-        "total_seconds": total_seconds,
-        "versions": {
-            "csmri": __version__,
-            "numpy": numpy.__version__,
-            "scipy": scipy.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "fft_workers": fft_workers(),
-        },
-        "model": str(params.get("model") or "shipped"),
-    }
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
-    return value

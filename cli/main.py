@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -12,13 +13,40 @@ import click
 
 from csmri.errors import CsmriError, one_line
 
+COMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("cli.simulate", "Simulate undersampled single-coil k-space from IMAGE..."),
+    "solve": ("cli.solve", "Reconstruct the k-space file IN (fastMRI .h5, BART .cfl,..."),
+    "train": ("cli.train", "Train a U-Net for one-shot reconstruction of undersampled..."),
+    "compare": ("cli.compare", "Compare methods on INPUT images/volumes/k-space files..."),
+}
+"""Sub-command name -> (module, short help as ``csmri --help`` lists it).
+
+Commands are imported only when run (or asked for their own help), so ``csmri --help``
+loads nothing but Click; a test checks each short help against its command's docstring."""
+
 
 class CsmriGroup(click.Group):
     """A group that turns library errors into one line on stderr and a non-zero exit.
 
     Exit status 2 for usage errors, 1 for data errors, 130 on interrupt; the
-    traceback is shown only with ``--debug``.
+    traceback is shown only with ``--debug``.  Sub-commands load lazily (:data:`COMMANDS`).
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Sub-command names in the order of :data:`COMMANDS`."""
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the sub-command's module on first use."""
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        return getattr(module, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the sub-commands from :data:`COMMANDS` without importing them."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> object:
         """Run the sub-command, reporting :class:`CsmriError` as one line."""
@@ -68,19 +96,6 @@ class CsmriGroup(click.Group):
 @click.version_option(package_name="csmri")
 def csmri(debug: bool) -> None:
     """Compressed-sensing and learned MRI reconstruction on the same undersampled k-space."""
-
-
-def _register() -> None:
-    from cli.compare import compare
-    from cli.simulate import simulate
-    from cli.solve import solve
-    from cli.train import train
-
-    for command in (simulate, solve, train, compare):
-        csmri.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ from csmri.methods import (
     ZeroFilled,
     run_stack,
 )
-from csmri.metrics import evaluate
 
 OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
 
@@ -54,7 +53,8 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     "--lam",
     default=None,
     type=NON_NEGATIVE,
-    help="Regularisation weight in normalised units (default: tuned per regulariser).",
+    help="Regularisation weight in normalised units (default: chosen automatically from the "
+    "realised acceleration, see csmri.autolambda; the choice is printed).",
 )
 @click.option(
     "--solver",
@@ -118,9 +118,15 @@ def solve(
     if png:
         check_output_path(png_path, overwrite, (input_path,))
     selection = parse_slices(slices)
-    recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
     data = read_kspace(input_path)
     kspace = select_slices(data.kspace, selection, input_path)
+    lam_note = ""
+    if method == "cs" and lam is None:
+        from csmri.autolambda import auto_lambda
+
+        choice = auto_lambda(kspace, data.mask, reg)
+        lam, lam_note = choice.lam, f", lambda {choice.lam:.3g} (auto: {choice.rule})"
+    recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
 
     start = time.perf_counter()
@@ -145,7 +151,7 @@ def solve(
             save_montage(temp, images, f"{recon_method.name}: {input_path.name}")
     passes = "one pass" if recon_method.lam is None else f"{np.mean(iterations):.0f} iterations"
     summary = (
-        f"{recon_method.name}: {kspace.shape[0]} slices, {passes} per slice, "
+        f"{recon_method.name}: {kspace.shape[0]} slices, {passes} per slice{lam_note}, "
         f"{seconds:.2f} s"
         + (
             f", final objective {np.mean(objectives):.6g} (mean, normalised units)"
@@ -155,6 +161,8 @@ def solve(
         + f" -> {output}"
     )
     if target is not None:
+        from csmri.metrics import evaluate  # scikit-image: loaded only when there is a target
+
         try:
             scores = evaluate(target, images)
         except ValueError as error:
@@ -182,6 +190,13 @@ def _build_method(
         from learned.method import UnetMethod
 
         return UnetMethod.load(model, device=device)
+    assert lam is not None  # chosen automatically before, when not given
     return CompressedSensing(
-        reg=reg, solver=solver, lam=lam, max_iter=iters, tol=tol, wavelet=wavelet, device=device
+        reg=reg,
+        solver=solver,
+        lam=lam,
+        max_iter=iters,
+        tol=tol,
+        wavelet=wavelet,
+        device=device,
     )

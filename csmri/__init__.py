@@ -5,19 +5,24 @@ operators, on NumPy or torch), ``masks``, ``regularizers`` (with their proximal
 operators), ``solvers``,
 ``reconstruct`` (the application that composes them), plus ``data``,
 ``simulate``, ``kspace_io`` and ``metrics``.
+
+``import csmri`` is light (no SciPy, Numba or torch): :func:`reconstruct`, and with it
+the Numba kernels from their on-disk cache, is imported on first use
+(:mod:`csmri.lazy`); ``csmri.reconstruct`` is always the function, even after
+``from csmri.reconstruct import ...`` has imported the module of the same name.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from csmri.lazy import lazy_exports
+
 try:
     __version__ = version("csmri")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-# Bound eagerly: the function shadows its own module name, so ``csmri.reconstruct`` is
-# always the function; the module stays importable as ``from csmri.reconstruct import ...``.
-from csmri.reconstruct import reconstruct
-
 __all__ = ["__version__", "reconstruct"]
+
+lazy_exports(__name__, {"reconstruct": "csmri.reconstruct"})

@@ -3,30 +3,33 @@
 Public API: :func:`reconstruct`, :func:`load_shipped_model`, :func:`load_model`,
 :func:`save_model`, :func:`train` with :class:`TrainConfig`.  Imports ``csmri``;
 ``csmri`` never imports this package.
+
+``import learned`` is light: the public names are imported on first use
+(:mod:`csmri.lazy`), so torch loads only when a learned method is used.
 """
 
 import os
+
+from csmri.lazy import lazy_exports
 
 # OpenMP threads that spin after each parallel region steal the cores from scipy's FFT
 # threads and from other processes: 30x slower inference was measured on 2 busy cores.
 # Must be set before torch loads its OpenMP runtime; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+_EXPORTS = {
+    "load_model": "learned.checkpoint",
+    "save_model": "learned.checkpoint",
+    "load_shipped_model": "learned.infer",
+    "reconstruct": "learned.infer",
+    "shipped_weights_path": "learned.infer",
+    "TrainConfig": "learned.train",
+    "TrainResult": "learned.train",
+    "train": "learned.train",
+    "NormUnet": "learned.unet",
+    "UNetConfig": "learned.unet",
+}
 
-from learned.checkpoint import load_model, save_model
-from learned.infer import load_shipped_model, reconstruct, shipped_weights_path
-from learned.train import TrainConfig, TrainResult, train
-from learned.unet import NormUnet, UNetConfig
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "NormUnet",
-    "TrainConfig",
-    "TrainResult",
-    "UNetConfig",
-    "load_model",
-    "load_shipped_model",
-    "reconstruct",
-    "save_model",
-    "shipped_weights_path",
-    "train",
-]
+lazy_exports(__name__, _EXPORTS)

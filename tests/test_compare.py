@@ -91,7 +91,7 @@ def test_methods_receive_identical_inputs_and_a_mismatch_is_caught():
 
     images = load_sample()[:3, 60:124, 60:124]
     cases = cases_from_images("s", images, [4], [0.08], "random", 0, 0.0, 0)
-    result = run_comparison(cases, [ZeroFilled(), ZeroFilled(name="again")], False, lambda m: 0)
+    result = run_comparison(cases, [ZeroFilled(), ZeroFilled(name="again")], False, lambda m, c: 0)
     assert list(result.input_hashes.values()) == [cases[0].fingerprint(cases[0].scored)]
     with pytest.raises(RuntimeError, match="different inputs"):
         runner._check_identical_inputs(cases[0], {"a": ["h1", "h2"], "b": ["h1", "h3"]})
@@ -192,3 +192,71 @@ def test_compare_scores_a_kspace_file_with_its_own_mask(tmp_path):
     rows = json.loads(result.stdout)["rows"]
     assert {row["acceleration"] for row in rows} == {8.0}  # the file's, not --accel's
     assert {row["input"] for row in rows} == {"k.h5"} and len(rows) == 2 * 4
+
+
+def test_a_single_image_is_tuned_on_an_independent_realisation_never_scored():
+    image = load_sample()[5:6, 60:124, 60:124]
+    (case,) = cases_from_images("one", image, [4], [0.16], "random", 0, 0.005, num_tuning=2)
+    assert case.scored == [0] and case.tuning == [] and case.can_tune
+    other = case.tuning_case
+    assert other is not None and not np.array_equal(other.mask, case.mask)
+    assert other.attrs["seed"] != case.attrs["seed"]
+    np.testing.assert_array_equal(other.target, case.target)  # same image, other realisation
+    assert "independent simulation" in case.lambda_note
+    seen: list[bytes] = []
+
+    @dataclasses.dataclass
+    class Spy:
+        lam: float = 0.01
+        reg: str = "tv"
+        name: str = "spy"
+
+        def run(self, kspace, mask):
+            seen.extend(slice_.tobytes() + np.asarray(mask).tobytes() for slice_ in kspace)
+            return MethodResult(np.abs(kspace).astype(np.float32), 0.0, [1])
+
+    from csmri.comparison.tuning import tune_lambda
+
+    tune_lambda(Spy(), case, centre=0.01)
+    assert seen and set(seen) == {other.kspace[0].tobytes() + other.mask.tobytes()}
+
+
+def test_one_measured_slice_falls_back_to_the_default_lambda_and_says_so():
+    from csmri.comparison import cases_from_kspace_file
+    from csmri.kspace_io import KspaceData
+    from csmri.methods import CompressedSensing
+    from csmri.simulate import simulate
+
+    sim = simulate(load_sample()[5:6, 60:124, 60:124], 4, 0.16, "random", 0, 0.005, True)
+    data = KspaceData(sim.kspace, sim.mask, sim.target, sim.attrs)
+    (case,) = cases_from_kspace_file("k.h5", data, num_tuning=2)
+    assert not case.can_tune and "NOT tuned" in case.lambda_note
+    method = CompressedSensing(reg="tv", solver="admm", lam=1.0, max_iter=2)
+    result = run_comparison([case], [method], True, lambda m, c: 0.0123)
+    assert result.lambdas[(4.0, "tv-admm")] == {"lam": 0.0123, "tried": {}}
+    assert {row["lambda"] for row in result.rows} == {0.0123}
+
+
+def test_center_lines_counts_the_contiguous_centre_band():
+    from csmri.comparison.cases import center_lines
+
+    mask = np.zeros(21, bool)
+    mask[8:13] = True  # centre column 10, band of 5
+    mask[[0, 6, 15]] = True
+    assert center_lines(mask) == 5
+    assert center_lines(np.tile(mask, (4, 1))) == 5
+    mask[10] = False
+    assert center_lines(mask) == 0
+
+
+def test_compare_one_2d_image_without_options_reports_how_lambda_was_tuned(tmp_path):
+    path = tmp_path / "one.npy"
+    np.save(path, load_sample()[5, 60:124, 60:124])  # a single 2-D image
+    result = CliRunner().invoke(
+        csmri, ["compare", str(path), "--methods", "zero-filled,tv-admm", "--iters", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "independent simulation of the same image" in result.stdout
+    assert "Acceleration 4x" in result.stdout and "Acceleration 8x" in result.stdout
+    # 64 columns at 8x with fastMRI's 0.04 keep 2 centre lines: the user is warned
+    assert "WARNING one.npy: 8x keeps only" in result.stdout

@@ -66,7 +66,7 @@ def run_comparison(
     cases: list[Case],
     methods: list[ReconMethod],
     auto_lambda: bool,
-    default_lambda: Callable[[ReconMethod], float],
+    default_lambda: Callable[[ReconMethod, Case], float],
     progress: Progress | None = None,
     tuning_workers: int = 1,
 ) -> ComparisonResult:
@@ -79,9 +79,11 @@ def run_comparison(
     methods : list of ReconMethod
         Methods; those with ``lam is not None`` are regularised and can be tuned.
     auto_lambda : bool
-        Tune lambda per method and case on the tuning slices.
+        Tune lambda per method and case on the case's tuning data; a case without any
+        (one slice of measured k-space) takes ``default_lambda`` untuned.
     default_lambda : callable
-        Centre of the tuning grid for a method.
+        ``default_lambda(method, case)``: centre of the tuning grid, and the lambda used
+        when the case cannot be tuned.
     progress : callable, optional
         Receives one-line status messages.
     tuning_workers : int
@@ -117,7 +119,7 @@ def _compare_case(
     case: Case,
     methods: list[ReconMethod],
     auto_lambda: bool,
-    default_lambda: Callable[[ReconMethod], float],
+    default_lambda: Callable[[ReconMethod, Case], float],
     say: Progress,
     executor: Executor | None,
     result: ComparisonResult,
@@ -125,11 +127,14 @@ def _compare_case(
     received: dict[str, list[str]] = {}
     for method in methods:
         chosen = method
-        if auto_lambda and method.lam is not None:
+        if auto_lambda and method.lam is not None and case.can_tune:
             say(f"{case.name} {case.acceleration:g}x: tuning lambda for {method.name}")
-            lam, tried = tune_lambda(method, case, default_lambda(method), executor)
+            lam, tried = tune_lambda(method, case, default_lambda(method, case), executor)
             chosen = dataclasses.replace(method, lam=lam)
             result.lambdas[(case.acceleration, method.name)] = {"lam": lam, "tried": tried}
+        elif auto_lambda and method.lam is not None:
+            chosen = dataclasses.replace(method, lam=default_lambda(method, case))
+            result.lambdas[(case.acceleration, method.name)] = {"lam": chosen.lam, "tried": {}}
         elif method.lam is not None:
             result.lambdas[(case.acceleration, method.name)] = {"lam": method.lam, "tried": {}}
         say(f"{case.name} {case.acceleration:g}x: {method.name}")

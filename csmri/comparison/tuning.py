@@ -68,7 +68,8 @@ def tune_lambda(
     method : ReconMethod
         A dataclass method with a ``lam`` field.
     case : Case
-        Supplies the tuning slices (the scored slices are never touched).
+        Supplies the tuning data (:meth:`Case.tuning_data`: its tuning slices or an
+        independent realisation; the scored slices are never touched).
     centre : float
         Middle of the coarse grid (the regulariser's default lambda).
     executor : concurrent.futures.Executor, optional
@@ -79,15 +80,13 @@ def tune_lambda(
     tuple
         The best lambda and every lambda tried with its tuning PSNR.
     """
-    if not case.tuning:
-        raise ValueError("lambda tuning needs tuning slices")
-    kspace, targets = case.kspace[case.tuning], case.target[case.tuning]
+    kspace, mask, targets = case.tuning_data()
     tried: dict[float, float] = {}
     run_map: Callable[[Callable, Iterable], Iterable] = executor.map if executor else map
 
     def evaluate(lams: list[float]) -> None:
         fresh = [lam for lam in lams if lam not in tried]
-        jobs = [(method, lam, kspace, case.mask, targets) for lam in fresh]
+        jobs = [(method, lam, kspace, mask, targets) for lam in fresh]
         tried.update(zip(fresh, run_map(_score_lambda, jobs), strict=True))
 
     evaluate([float(centre * 10**d) for d in COARSE_DECADES])

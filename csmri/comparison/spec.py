@@ -1,0 +1,78 @@
+"""Method specifications of a comparison: ``"zero-filled,tv-admm,unet"`` -> method objects.
+
+``csmri`` never imports ``learned``: methods defined elsewhere (the U-Net) are passed in as
+factories by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from csmri.errors import UsageError
+from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
+
+DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet"
+
+
+def parse_methods(
+    spec: str,
+    lam: float | None,
+    iters: int,
+    factories: dict[str, Callable[[], ReconMethod]] | None = None,
+    default_lambda: Callable[[str], float] | None = None,
+    device: str = "cpu",
+) -> list[ReconMethod]:
+    """Build the methods named in a comma-separated specification.
+
+    Parameters
+    ----------
+    spec : str
+        Names: ``zero-filled``, ``REG-SOLVER`` (REG in :data:`csmri.methods.REGULARIZERS`,
+        SOLVER in :data:`csmri.methods.SOLVERS`) or a key of ``factories``.
+    lam : float or None
+        Fixed lambda for every CS method; None takes ``default_lambda(reg)`` (a starting
+        value that tuning may replace).
+    iters : int
+        Iterations of the CS methods.
+    factories : dict, optional
+        Other method names -> a callable building the method (e.g. ``{"unet": load}``).
+    default_lambda : callable, optional
+        Regulariser name -> lambda; :data:`csmri.reconstruct.DEFAULT_LAMBDA` when omitted.
+    device : {"cpu", "cuda", "auto"}
+        Where the CS methods run: ``cpu`` on the NumPy backend, otherwise on torch.
+
+    Returns
+    -------
+    list of ReconMethod
+        In the order given.
+
+    Raises
+    ------
+    UsageError
+        For an unknown or repeated name, or an empty list.
+    """
+    factories = factories or {}
+    if default_lambda is None:
+        from csmri.reconstruct import DEFAULT_LAMBDA
+
+        default_lambda = DEFAULT_LAMBDA.__getitem__
+    names = [part.strip() for part in spec.split(",") if part.strip()]
+    if not names:
+        raise UsageError("--methods lists no method")
+    if len(set(names)) != len(names):
+        raise UsageError("--methods lists a method twice")
+    methods: list[ReconMethod] = []
+    for name in names:
+        reg, _, solver = name.rpartition("-")
+        if name == "zero-filled":
+            methods.append(ZeroFilled())
+        elif name in factories:
+            methods.append(factories[name]())
+        elif reg in REGULARIZERS and solver in SOLVERS:
+            value = default_lambda(reg) if lam is None else lam
+            methods.append(CompressedSensing(
+                    reg=reg, solver=solver, lam=value, max_iter=iters, device=device
+                ))
+        else:
+            raise UsageError(f"unknown method {name!r}; see csmri compare --help")
+    return methods
