@@ -19,10 +19,18 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 def cuda_available() -> bool:
-    """Whether torch is installed and sees a CUDA GPU."""
+    """Whether torch is installed and sees a CUDA GPU.
+
+    A CPU-only torch build (its version ends in ``+cpu``) answers without importing torch,
+    which costs about a second of start-up that a NumPy solve does not need.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
+        if version("torch").endswith("+cpu"):
+            return False
         import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
+    except (ImportError, PackageNotFoundError):  # pragma: no cover - torch is a dependency
         return False
     return bool(torch.cuda.is_available())
 
