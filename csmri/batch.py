@@ -82,7 +82,11 @@ def expand_inputs(patterns: tuple[str | Path, ...]) -> list[Path]:
     for pattern in map(str, patterns):
         path = Path(pattern)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in _INPUT_SUFFIXES)
+            matches = sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix.lower() in _INPUT_SUFFIXES and not p.name.startswith(".")
+            )
             if not matches:
                 kinds = ", ".join(_INPUT_SUFFIXES)
                 raise UsageError(f"{path}: folder holds no k-space files ({kinds})")
@@ -127,7 +131,22 @@ def plan_jobs(inputs: list[Path], outdir: Path, overwrite: bool, resume: bool) -
         seen[output] = source
         check_output_path(output, overwrite or resume, (source,))
         jobs.append(Job(source, output))
+    if resume:
+        for job in jobs:
+            remove_stale_temporaries(job.output)
     return jobs
+
+
+def remove_stale_temporaries(output: Path) -> None:
+    """Delete the temporary files a killed writer of ``output`` left behind.
+
+    :func:`csmri.atomic.atomic_path` names them ``.<stem>.<random><suffix>`` beside
+    the output; a process killed with SIGKILL cannot remove its own.  Only for
+    ``--resume``: a second run writing into the same folder at the same time would
+    lose its temporary file (and report that input as failed).
+    """
+    for temp in output.parent.glob(f".{glob.escape(output.stem)}.*{output.suffix}"):
+        temp.unlink(missing_ok=True)
 
 
 def settings_of(method: ReconMethod, selection: slice | None) -> str:

@@ -161,7 +161,9 @@ def _run_dask(
     """Submit one task per part (plus a joining task for split volumes); collect outcomes."""
     from distributed import as_completed
 
-    [shared] = client.scatter([method], broadcast=True, hash=False)
+    # The method travels inside every task, not scattered: scattered data dies with its
+    # worker and cannot be recomputed, which would cancel every task that needs it.
+    shared = method
     sizes: dict[str, int] = {}  # part task -> its slices, for the progress bar
     finals: dict[str, Job] = {}  # the task whose result is a job's Outcome
     watched = []
@@ -190,7 +192,6 @@ def _run_dask(
             except Exception as error:  # KilledWorker after repeated worker deaths, ...
                 message = f"{job.source}: {type(error).__name__}: {one_line(error)}"
                 outcomes[job] = Outcome(job, "failed", message=message)
-        future.release()
     return outcomes
 
 
