@@ -13,22 +13,31 @@ from csmri.errors import UsageError
 from csmri.methods import ReconMethod
 
 
-def batch_options(command):
-    """Add ``--scheduler``, ``--workers``, ``--resume`` and ``--slices-per-task``."""
-    options = [
-        click.option(
-            "--scheduler",
-            default="local",
-            show_default=True,
-            help="Many inputs: 'local' (a Dask LocalCluster), tcp://host:port (a running "
-            "Dask scheduler) or 'serial' (one process, no Dask).",
-        ),
-        click.option(
+def scheduler_options(default: str, what: str):
+    """Add ``--scheduler`` and ``--workers`` (where the inputs or cases run)."""
+
+    def decorate(command):
+        command = click.option(
             "--workers",
             default=None,
             type=click.IntRange(min=1),
             help="Workers of the local cluster (default: one per CPU, one thread each).",
-        ),
+        )(command)
+        return click.option(
+            "--scheduler",
+            default=default,
+            show_default=True,
+            help=f"Where {what} run: 'serial' (this process), 'local' (a Dask LocalCluster) "
+            "or tcp://host:port (a running Dask scheduler).",
+        )(command)
+
+    return decorate
+
+
+def batch_options(command):
+    """Add ``--scheduler``, ``--workers``, ``--resume`` and ``--slices-per-task``."""
+    options = [
+        scheduler_options("local", "many inputs"),
         click.option(
             "--resume", is_flag=True, help="Skip inputs whose output is already complete."
         ),

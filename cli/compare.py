@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from cli.batch import scheduler_options
 from cli.options import NON_NEGATIVE, FiniteFloat
 from csmri.atomic import atomic_path
 from csmri.errors import UsageError
@@ -103,6 +104,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
 @click.option(
     "--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
 )
+@scheduler_options("serial", "cases (one per input and acceleration)")
 def compare(
     inputs: tuple[Path, ...],
     accel: tuple[str, ...],
@@ -120,12 +122,15 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    scheduler: str,
+    workers: int | None,
 ) -> None:
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
     Every method receives exactly the same masked k-space for a slice and an
     acceleration; metrics follow fastMRI's definitions.
     """
+    from csmri.cluster import case_executor
     from csmri.comparison import plots, report, run_comparison
     from csmri.reconstruct import DEFAULT_LAMBDA
 
@@ -162,14 +167,16 @@ def compare(
         click.echo(f"  .. {message}", err=True)
 
     start = time.perf_counter()
-    result = run_comparison(
-        cases,
-        method_list,
-        auto,
-        lambda m: DEFAULT_LAMBDA[m.reg],
-        progress,
-        tuning_workers=min(2, os.cpu_count() or 1),
-    )
+    with case_executor(scheduler, workers) as executor:  # None: serial, in this process
+        result = run_comparison(
+            cases,
+            method_list,
+            auto,
+            lambda m: DEFAULT_LAMBDA[m.reg],
+            progress,
+            tuning_workers=min(2, os.cpu_count() or 1),
+            case_executor=executor,
+        )
     summary = report.summarise(result)
     config = _config(
         {

@@ -233,3 +233,17 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator:
         raise UsageError(f"{scheduler}: {problem}") from None
     with client:
         yield client
+
+
+@contextlib.contextmanager
+def case_executor(scheduler: str, workers: int | None = None) -> Iterator:
+    """A ``concurrent.futures`` executor on the cluster, or None for ``"serial"``.
+
+    Used by ``csmri compare`` to run its cases as tasks
+    (:mod:`csmri.comparison.distributed`).
+    """
+    if scheduler == "serial":
+        yield None
+        return
+    with connect(scheduler, workers) as client:
+        yield client.get_executor(pure=False)
