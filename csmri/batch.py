@@ -273,14 +273,15 @@ def failure(job: Job, error: BaseException) -> Outcome:
 
 
 def is_batch(inputs: tuple[str | Path, ...], output: Path) -> bool:
-    """Whether a ``solve`` call is a batch: several inputs, a glob, a folder, or OUT a folder.
+    """Whether a ``solve`` call is a batch: several inputs, a glob, or OUT a folder.
 
-    A single existing input file with an output file name (``.h5``, ``.npy``,
-    ``.cfl``) keeps the single-file behaviour.
+    OUT is a folder when it is one already or has no suffix; a single input with an
+    output file name (``out.h5``, ``out.npy``, even ``out.txt``, which is then refused
+    as a format) keeps the single-file behaviour.
     """
     if len(inputs) != 1:
         return True
     single = str(inputs[0])
     if glob.has_magic(single) and not Path(single).exists():
         return True
-    return Path(single).is_dir() or output.suffix.lower() not in (".h5", ".npy", ".cfl")
+    return output.is_dir() or output.suffix == ""
