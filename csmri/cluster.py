@@ -215,6 +215,9 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+            # the scheduler's HTTP server (health, metrics) still starts: on a free port,
+            # not 8787 (taken by any other cluster on the machine, with a UserWarning)
+            scheduler_kwargs={"dashboard_address": ":0"},
                 silence_logs=logging.ERROR,
                 env=WORKER_ENV,
             ) as cluster,

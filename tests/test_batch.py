@@ -143,7 +143,8 @@ def tcp_cluster():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1"}
     dask = [sys.executable, "-m", "dask"]
     scheduler = subprocess.Popen(
-        [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+         "--dashboard-address", ":0"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     address = f"tcp://127.0.0.1:{port}"
