@@ -228,3 +228,15 @@ def test_killed_run_leaves_complete_or_absent_outputs_and_resume_finishes(
     assert skipped >= 1 and written + skipped == 4
     _assert_equal_outputs(out, serial)
     assert not list(out.glob(".*")), "--resume removes the temporary files of killed writers"
+
+
+def test_split_volume_on_the_tcp_cluster_gives_the_same_bits(tmp_path, tcp_cluster):
+    big = tmp_path / "big.h5"
+    assert _cli("simulate", "-o", big, "--slices", "2:11", "--seed", 5).exit_code == 0
+    whole = tmp_path / "whole.h5"
+    assert _cli("solve", big, "-o", whole, "--iters", "3").exit_code == 0
+    result = _cli("solve", big, "-o", tmp_path / "split", "--scheduler", tcp_cluster,
+                  "--iters", "3", "--slices-per-task", "4")
+    assert result.exit_code == 0, result.output
+    assert "1 written (9 slices)" in result.stdout
+    np.testing.assert_array_equal(_images(tmp_path / "split" / "big.h5"), _images(whole))
