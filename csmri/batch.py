@@ -130,7 +130,8 @@ def plan_jobs(inputs: list[Path], outdir: Path, overwrite: bool, resume: bool) -
             raise UsageError(f"{source}: same output name {output.name} as {seen[output]}")
         seen[output] = source
         check_output_path(output, overwrite or resume, (source,))
-        jobs.append(Job(source, output))
+        # absolute: workers on other machines (or in another folder) see the same paths
+        jobs.append(Job(source.absolute(), output.absolute()))
     if resume:
         for job in jobs:
             remove_stale_temporaries(job.output)
