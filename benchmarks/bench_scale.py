@@ -163,16 +163,24 @@ def bench_train(args, folder: Path) -> dict:
     from learned.checkpoint import load_model
 
     times: dict[str, list[float]] = {}
+    failures: list[str] = []
     for round_ in range(args.rounds):
-        for name, (launcher, env) in launchers.items():
-            output = folder / f"model{round_}_{len(times)}_{len(times.get(name, []))}.safetensors"
-            subprocess.run([*launcher, *common, "-o", str(output)], env={**ENV, **env},
-                           check=True, capture_output=True, cwd=ROOT)
+        for index, (name, (launcher, env)) in enumerate(launchers.items()):
+            output = folder / f"model_r{round_}_l{index}.safetensors"
+            done = subprocess.run([*launcher, *common, "-o", str(output)], env={**ENV, **env},
+                                  capture_output=True, text=True, cwd=ROOT)
+            if done.returncode:
+                failures.append(f"{name}: exit {done.returncode}: {done.stderr[-500:]}")
+                continue
             _, _, metadata = load_model(output.with_name(output.stem + ".last.safetensors"))
             second_epoch = metadata["history"][-1]["seconds"]  # the first one warms up
             times.setdefault(name, []).append(second_epoch / args.train_steps)
-    return {name: {"runs": v, "median_s_per_step": statistics.median(v)}
-            for name, v in times.items()}
+    if failures:
+        times_out = {"failures": failures}
+    else:
+        times_out = {}
+    return times_out | {name: {"runs": v, "median_s_per_step": statistics.median(v)}
+                        for name, v in times.items()}
 
 
 def main() -> None:
@@ -183,13 +191,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--train-steps", type=int, default=6)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         result = {"settings": vars(args) | {"out": str(args.out)},
                   "cpu_count": os.cpu_count(), "load_before": os.getloadavg()}
-        result["batch"] = bench_batch(args, folder)
+        if not args.skip_batch:
+            result["batch"] = bench_batch(args, folder)
+            if args.out:  # keep what is measured even if the training part fails
+                args.out.write_text(json.dumps(result, indent=2) + "\n")
         if not args.skip_train:
             result["train"] = bench_train(args, folder)
         result["load_after"] = os.getloadavg()
