@@ -131,9 +131,8 @@ def bench_batch(args, folder: Path) -> dict:
             process.wait(timeout=30)
     result = {name: {"runs": values, "median": statistics.median(values)}
               for name, values in times.items()}
-    for name in result:
-        if "zero-filled" not in name and "start" not in name and "no-op" not in name:
-            result[name]["slices_per_s"] = total / result[name]["median"]
+    for name in ("serial", "local (2 workers, incl. start-up)", "hand-started (2 x 1 thread)"):
+        result[name]["slices_per_s"] = total / result[name]["median"]
     result["per_slice_s_serial"] = result["serial"]["median"] / total
     zf_gap = (result["zero-filled hand-started"]["median"] * 2
               - result["zero-filled serial"]["median"]) / args.files
