@@ -163,21 +163,20 @@ def _run_dask(
 
     # The method travels inside every task, not scattered: scattered data dies with its
     # worker and cannot be recomputed, which would cancel every task that needs it.
-    shared = method
     sizes: dict[str, int] = {}  # part task -> its slices, for the progress bar
     finals: dict[str, Job] = {}  # the task whose result is a job's Outcome
     watched = []
     for job, slices in todo:
         parts = plan_parts(job, slices, slices_per_task)
         futures = [
-            client.submit(solve_part, part, shared, selection, settings, pure=False)
+            client.submit(solve_part, part, method, selection, settings, pure=False)
             for part in parts
         ]
         sizes |= {f.key: p.stop - p.start for f, p in zip(futures, parts, strict=True)}
         watched += futures
         final = futures[0]
         if len(parts) > 1:
-            final = client.submit(write_output, job, shared, settings, *futures, pure=False)
+            final = client.submit(write_output, job, method, settings, *futures, pure=False)
             watched.append(final)
         finals[final.key] = job
     done = as_completed(watched)
