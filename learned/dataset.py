@@ -366,6 +366,7 @@ def training_batch(
     seed: int,
     epoch: int,
     step: int,
+    *,
     first: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A freshly simulated, augmented training batch.

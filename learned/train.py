@@ -494,7 +494,8 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                 batch = picks[step * config.batch_size : (step + 1) * config.batch_size]
                 batch, first = ranks.shard(batch)
                 inputs, targets = training_batch(
-                    slices.images, batch, sim, config.patch, config.seed, epoch, step, first
+                    slices.images, batch, sim, config.patch, config.seed, epoch, step,
+                    first=first,
                 )
                 inputs_t = torch.from_numpy(inputs).to(device).contiguous(
                     memory_format=torch.channels_last)

@@ -105,8 +105,9 @@ def test_shards_draw_the_examples_of_the_global_batch(images):
     slices = load_slices([str(images)]).images
     batch, sim = np.array([5, 1, 6, 2]), SimulationConfig()
     whole = training_batch(slices, batch, sim, 0, 3, 1, 2)
-    parts = [training_batch(slices, *Ranks(r, 2).shard(batch)[:1], sim, 0, 3, 1, 2,
-                            Ranks(r, 2).shard(batch)[1]) for r in range(2)]
+    shards = [Ranks(r, 2).shard(batch) for r in range(2)]
+    parts = [training_batch(slices, shard, sim, 0, 3, 1, 2, first=first)
+             for shard, first in shards]
     for i in range(2):
         np.testing.assert_array_equal(np.concatenate([p[i] for p in parts]), whole[i])
 
