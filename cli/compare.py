@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cli.batch import scheduler_options
 from cli.options import NON_NEGATIVE, FiniteFloat
 from csmri.comparison.spec import DEFAULT_METHODS
 from csmri.errors import UsageError
@@ -105,6 +106,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     show_default=True,
     help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy backend.",
 )
+@scheduler_options("serial", "cases (one per input and acceleration)")
 def compare(
     inputs: tuple[Path, ...],
     accel: tuple[str, ...],
@@ -122,6 +124,8 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    scheduler: str,
+    workers: int | None,
 ) -> None:
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
@@ -130,6 +134,7 @@ def compare(
     """
     from csmri.atomic import atomic_path
     from csmri.autolambda import calibrated_lambda
+    from csmri.cluster import case_executor
     from csmri.comparison import plots, report, run_comparison
     from csmri.comparison.cases import build_cases, default_center_fraction
     from csmri.comparison.provenance import run_config, run_notes
@@ -179,14 +184,16 @@ def compare(
         return calibrated_lambda(method.reg, case.attrs.get("realised_acceleration", 1.0))
 
     start = time.perf_counter()
-    result = run_comparison(
-        cases,
-        method_list,
-        auto,
-        default_lambda,
-        progress,
-        tuning_workers=min(2, os.cpu_count() or 1),
-    )
+    with case_executor(scheduler, workers) as executor:  # None: serial, in this process
+        result = run_comparison(
+            cases,
+            method_list,
+            auto,
+            default_lambda,
+            progress,
+            tuning_workers=min(2, os.cpu_count() or 1),
+            case_executor=executor,
+        )
     summary = report.summarise(result)
     params = {
         **click.get_current_context().params,

@@ -9,6 +9,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from cli.batch import batch_options, is_batch, run_batch_command
 from cli.options import NON_NEGATIVE, overwrite_option
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
@@ -37,13 +38,13 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 
 
 @click.command()
-@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="IN...", nargs=-1, required=True)
 @click.option(
     "-o",
     "--output",
     required=True,
     type=click.Path(path_type=Path),
-    help="Output .h5 (fastMRI 'reconstruction'), .npy or .cfl.",
+    help="Output .h5 (fastMRI 'reconstruction'), .npy or .cfl; a folder for many inputs.",
 )
 @click.option(
     "--method", default="cs", type=click.Choice(["cs", "unet", "zero-filled"]), show_default=True
@@ -93,9 +94,10 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     "backend; auto takes cuda when torch sees one.",
 )
 @click.option("--png", is_flag=True, help="Also write OUT.png with the reconstructed slices.")
+@batch_options
 @overwrite_option
 def solve(
-    input_path: Path,
+    inputs: tuple[str, ...],
     output: Path,
     method: str,
     reg: str,
@@ -109,8 +111,18 @@ def solve(
     device: str,
     png: bool,
     overwrite: bool,
+    **batch: object,
 ) -> None:
-    """Reconstruct the k-space file IN (fastMRI .h5, BART .cfl, .npy/.npz) into OUT."""
+    """Reconstruct k-space files IN (fastMRI .h5, BART .cfl, .npy/.npz) into OUT.
+
+    Many inputs (files, globs, folders) go to the folder OUT, one .h5 per input, on a
+    Dask cluster (--scheduler); a single input file to a file keeps one process.
+    """
+    if is_batch(inputs, output):
+        method_ = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
+        run_batch_command(inputs, output, method_, slices, png, overwrite, **batch)
+        return
+    input_path = Path(inputs[0])
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"{output}: output must end in one of {', '.join(OUTPUT_SUFFIXES)}")
     check_output_path(output, overwrite, (input_path,))

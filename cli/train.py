@@ -101,4 +101,5 @@ def train(output: Path, overwrite: bool, resume: Path | None, **options: object)
     check_output_path(output, overwrite or resume is not None)
     config = TrainConfig.from_cli(output=output, resume=resume, **options)
     result = train_model(config.validate())
-    click.echo(result.summary())
+    if result.main:  # under torchrun, rank 0 speaks for the group
+        click.echo(result.summary())

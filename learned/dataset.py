@@ -366,6 +366,8 @@ def training_batch(
     seed: int,
     epoch: int,
     step: int,
+    *,
+    first: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A freshly simulated, augmented training batch.
 
@@ -383,7 +385,10 @@ def training_batch(
     patch : int
         Patch side (0: use the full slices; they must then share one shape).
     seed, epoch, step : int
-        Seed the example's random stream as ``(seed, epoch, step, i)``.
+        Seed the example's random stream as ``(seed, epoch, step, first + i)``.
+    first : int
+        Position of ``indices[0]`` in the global batch (a shard of a data-parallel
+        batch draws the same examples as the whole batch would).
 
     Returns
     -------
@@ -394,7 +399,7 @@ def training_batch(
     """
     inputs, targets = [], []
     for i, index in enumerate(indices):
-        rng = np.random.default_rng([seed, epoch, step, i])
+        rng = np.random.default_rng([seed, epoch, step, first + i])
         image = augment(images[index], rng)
         which = int(rng.integers(len(sim.accelerations)))
         noise = float(rng.uniform(0, 2 * sim.noise))

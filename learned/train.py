@@ -30,6 +30,7 @@ from learned.dataset import (
     training_batch,
     validation_items,
 )
+from learned.distributed import Ranks, session
 from learned.evaluate import evaluate_items
 from learned.unet import NormUnet, UNetConfig, count_parameters
 
@@ -231,6 +232,8 @@ class TrainResult:
         Wall time of this run (excluding earlier runs when resumed).
     metadata : dict
         Metadata stored with the model.
+    main : bool
+        False in the ranks other than 0 of a ``torchrun`` group (they print nothing).
     """
 
     model_path: Path
@@ -239,6 +242,7 @@ class TrainResult:
     history: list[dict]
     elapsed_s: float
     metadata: dict
+    main: bool = True
 
     def summary(self) -> str:
         """One line for the terminal.
@@ -355,7 +359,7 @@ def compute_loss(
     output = model(inputs)
     if kind == "ssim":
         return ssim_loss(output, targets)
-    _, _, std = model.normalise(inputs)
+    _, _, std = getattr(model, "module", model).normalise(inputs)  # unwrap DDP
     return ((output - targets).abs() / std[:, 0]).mean()
 
 
@@ -428,8 +432,15 @@ def train(config: TrainConfig) -> TrainResult:
         Paths, metrics and history.
     """
     config.validate()
-    start = time.perf_counter()
     device = resolve_device(config.device)
+    with session(device) as ranks:
+        return _train(config, ranks, ranks.device(device))
+
+
+def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResult:
+    """:func:`train` in one process of a (possibly one-process) group."""
+    start = time.perf_counter()
+    ranks.check_batch(config.batch_size)
     output = Path(config.output)
     last_path, state_path = _paths(output)
     with _deterministic(device, config.threads):
@@ -447,6 +458,7 @@ def train(config: TrainConfig) -> TrainResult:
         torch.manual_seed(config.seed)
         model = NormUnet(config.unet_config()).to(device)
         optimizer = make_optimizer(config, model.parameters())
+        net = ranks.wrap(model)  # DDP in a group: gradients averaged over the ranks
         steps = config.steps_per_epoch or max(1, math.ceil(len(train_idx) / config.batch_size))
         total_steps = steps * config.epochs
         first_epoch, history, best = 1, [], {"epoch": 0, "psnr": -math.inf, "metrics": {}}
@@ -474,41 +486,54 @@ def train(config: TrainConfig) -> TrainResult:
             picks = np.concatenate([data_rng.permutation(train_idx) for _ in range(passes)])
             losses = []
             bar = tqdm(range(steps), desc=f"epoch {epoch}/{config.epochs}",
-                       disable=not config.progress, leave=False)
+                       disable=not (config.progress and ranks.main), leave=False)
             for step in bar:
                 global_step = (epoch - 1) * steps + step
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(config, global_step, total_steps)
                 batch = picks[step * config.batch_size : (step + 1) * config.batch_size]
+                batch, first = ranks.shard(batch)
                 inputs, targets = training_batch(
-                    slices.images, batch, sim, config.patch, config.seed, epoch, step
+                    slices.images, batch, sim, config.patch, config.seed, epoch, step,
+                    first=first,
                 )
                 inputs_t = torch.from_numpy(inputs).to(device).contiguous(
                     memory_format=torch.channels_last)
                 targets_t = torch.from_numpy(targets).to(device)
-                loss = compute_loss(model, inputs_t, targets_t, config.loss)
+                loss = compute_loss(net, inputs_t, targets_t, config.loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                losses.append(float(loss.detach()))
+                losses.append(ranks.mean(float(loss.detach()), device))
                 rate = (step + 1) * config.batch_size / (time.perf_counter() - epoch_start)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", slices_s=f"{rate:.1f}")
             bar.close()
             record = {"epoch": epoch, "loss": float(np.mean(losses)),
                       "seconds": time.perf_counter() - epoch_start}
             if val_items:
-                record["val"] = evaluate_items(model, val_items, device)
+                record["val"] = ranks.from_main(
+                    evaluate_items(model, val_items, device) if ranks.main else None
+                )
             history.append(record)
             score = record["val"]["psnr"] if val_items else -record["loss"]
-            metadata = _metadata(config, data_info, history, device, start)
-            if score > best["psnr"]:
+            metadata = _metadata(config, data_info, history, device, start) | {
+                "processes": ranks.world}
+            improved = score > best["psnr"]
+            if improved:
                 best = {"epoch": epoch, "psnr": score, "metrics": record.get("val", {})}
-                save_model(output, model, model.config, metadata | {"best_epoch": epoch})
-            save_model(last_path, model, model.config, metadata)
             scalars = {"epoch": epoch, "history": history, "best": best}
-            save_optimizer(state_path, optimizer, scalars)
-            if config.progress:
-                tqdm.write(_summary(record))
+            if ranks.main:  # one writer; the other ranks hold identical weights
+                if improved:
+                    save_model(output, model, model.config, metadata | {"best_epoch": epoch})
+                save_model(last_path, model, model.config, metadata)
+                save_optimizer(state_path, optimizer, scalars)
+                if config.progress:
+                    tqdm.write(_summary(record))
+        if not ranks.main:
+            ranks.barrier()  # until rank 0 has written the final model
+            elapsed = time.perf_counter() - start
+            return TrainResult(output, best["epoch"], best["metrics"], history, elapsed, {},
+                               main=False)
 
         final, unet_config, _ = load_model(output, device)
         chosen = unet_config.data_consistency
@@ -527,6 +552,7 @@ def train(config: TrainConfig) -> TrainResult:
             "parameters": count_parameters(final),
         }
         save_model(output, final, final.config, metadata)
+        ranks.barrier()
     return TrainResult(output, best["epoch"], best["metrics"], history, elapsed, metadata)
 
 

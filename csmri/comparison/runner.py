@@ -69,6 +69,7 @@ def run_comparison(
     default_lambda: Callable[[ReconMethod, Case], float],
     progress: Progress | None = None,
     tuning_workers: int = 1,
+    case_executor: Executor | None = None,
 ) -> ComparisonResult:
     """Score each method on each case's scored slices, tuning lambda first when asked.
 
@@ -89,6 +90,10 @@ def run_comparison(
     tuning_workers : int
         Processes that evaluate lambda candidates in parallel (tuning is not timed;
         scoring always runs one method at a time in this process).
+    case_executor : concurrent.futures.Executor, optional
+        Run each case as one task there instead (a Dask cluster's executor); the
+        results equal the serial run's, timings aside (see
+        :mod:`csmri.comparison.distributed`).
 
     Returns
     -------
@@ -96,6 +101,10 @@ def run_comparison(
         Per-slice rows and everything needed for reports and figures.
     """
     say = progress or (lambda message: None)
+    if case_executor is not None:
+        from csmri.comparison.distributed import run_cases
+
+        return run_cases(case_executor, cases, methods, auto_lambda, default_lambda, say)
     result = ComparisonResult()
     with _executor(tuning_workers if auto_lambda else 1) as executor:
         for case in cases:
