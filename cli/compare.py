@@ -103,6 +103,14 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
 @click.option(
     "--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
 )
+@click.option(
+    "--scan-time",
+    default=6.0,
+    type=FiniteFloat(0.0, strict=True),
+    show_default=True,
+    help="Seconds to acquire one fully sampled slice (default: a 2-D T1 spin-echo brain "
+    "series, ~128 s for 20 slices), shown next to the CS time per slice.",
+)
 def compare(
     inputs: tuple[Path, ...],
     accel: tuple[str, ...],
@@ -120,6 +128,7 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    scan_time: float,
 ) -> None:
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
@@ -127,6 +136,7 @@ def compare(
     acceleration; metrics follow fastMRI's definitions.
     """
     from csmri.comparison import plots, report, run_comparison
+    from csmri.comparison.verdict import family_verdicts, format_footer
     from csmri.reconstruct import DEFAULT_LAMBDA
 
     accelerations = _numbers(accel, "--accel", FiniteFloat(1.0))
@@ -171,6 +181,8 @@ def compare(
         tuning_workers=min(2, os.cpu_count() or 1),
     )
     summary = report.summarise(result)
+    families = {m.name: _family(m) for m in method_list}
+    verdicts = family_verdicts(result.rows, families, scan_time)
     config = _config(
         {
             **click.get_current_context().params,
@@ -190,8 +202,9 @@ def compare(
         + f"\nThreads: torch {_torch_threads()}, FFT workers {fft_workers()}; warm-up run excluded."
     )
     printed = {
-        "table": lambda: report.format_text(summary) + note,
-        "md": lambda: report.format_markdown(summary) + "\n" + note,
+        "table": lambda: report.format_text(summary) + format_footer(verdicts) + note,
+        "md": lambda: report.format_markdown(summary) + format_footer(verdicts, True) + "\n"
+        + note,
         "csv": lambda: report.format_csv(result.rows).rstrip("\n"),
         "json": lambda: report.to_json(result, summary, config),
     }[fmt]()
@@ -202,7 +215,8 @@ def compare(
             "results.csv": lambda p: p.write_text(report.format_csv(result.rows)),
             "results.json": lambda p: p.write_text(report.to_json(result, summary, config)),
             "results.md": lambda p: p.write_text(
-                report.format_markdown(summary) + "\n" + note + "\n"
+                report.format_markdown(summary) + format_footer(verdicts, True) + "\n" + note
+                + "\n"
             ),
             "reconstructions.png": lambda p: plots.reconstruction_grid(result, p),
             "quality_vs_runtime.png": lambda p: plots.quality_vs_runtime(summary, p),
@@ -245,6 +259,13 @@ def _build_methods(
     if len({m.name for m in methods}) != len(methods):
         raise UsageError("--methods lists a method twice")
     return methods, setup
+
+
+def _family(method: ReconMethod) -> str | None:
+    """``CS``, ``learned`` (a network) or None (the zero-filled baseline)."""
+    if isinstance(method, CompressedSensing):
+        return "CS"
+    return None if isinstance(method, ZeroFilled) else "learned"
 
 
 def _build_cases(
