@@ -91,13 +91,14 @@ def runs_of(settings: dict) -> list[dict]:
         Run specifications.
     """
     specs = []
+    studies = settings.get("studies", ["optimisers", "norms"])
     for seed in range(settings["seeds"]):
-        for optimizer, rates in settings["rates"].items():
+        for optimizer, rates in settings["rates"].items() if "optimisers" in studies else ():
             specs += [{"study": "optimisers", "optimizer": optimizer, "lr": lr,
                        "norm": settings["optimiser_norm"], "group_size": 0,
                        "batch_size": settings["optimiser_batch_size"], "seed": seed}
                       for lr in rates]
-        for norm, group_size in settings["norms"]:
+        for norm, group_size in settings["norms"] if "norms" in studies else ():
             specs += [{"study": "norms", "optimizer": "adam", "lr": settings["norm_lr"],
                        "norm": norm, "group_size": group_size, "batch_size": b, "seed": seed}
                       for b in settings["batch_sizes"]]
@@ -377,6 +378,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=None, help="override (>= 3 advised)")
     parser.add_argument("--samples", type=int, default=None, help="training examples per run")
+    parser.add_argument("--patch", type=int, default=None, help="training patch side")
+    parser.add_argument("--studies", default=None,
+                        help="comma-separated subset of optimisers,norms (default: both)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/RESULTS_lecture"),
                         help="output prefix (.json and .md are written)")
     parser.add_argument("--report-only", action="store_true",
@@ -394,8 +398,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = dict(QUICK if args.quick else FULL)
     if args.seeds is not None:
         settings["seeds"] = args.seeds
-    if args.samples is not None:
-        settings["samples"] = args.samples
+    for name in ("samples", "patch"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    if args.studies is not None:
+        settings["studies"] = [part.strip() for part in args.studies.split(",") if part.strip()]
     command = " ".join(["python", "benchmarks/bench_lecture.py", *(argv or sys.argv[1:])])
     done = None
     if args.resume and out.with_suffix(".json").exists():
