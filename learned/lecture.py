@@ -100,8 +100,9 @@ def best_rates(runs: list[dict]) -> dict[str, dict]:
     Returns
     -------
     dict
-        ``{optimizer: {"lr": best, "rates": {lr: mean tuning PSNR}, "at_edge": bool}}``;
-        ``at_edge`` flags a best rate at either end of the sweep (widen the sweep).
+        ``{optimizer: {"lr": best, "rates": {lr: mean tuning PSNR}, "at_edge": bool,
+        "validation_lr": rate with the best mean final validation PSNR}}``; ``at_edge``
+        flags a best rate at either end of the sweep (widen the sweep).
     """
     out = {}
     for (optimizer,), group in _group(runs, "optimizer").items():
@@ -109,8 +110,11 @@ def best_rates(runs: list[dict]) -> dict[str, dict]:
                  for (lr,), rs in sorted(_group(group, "lr").items())}
         best = max(rates, key=rates.get)
         ordered = sorted(rates)
+        on_validation = {lr: float(np.mean([r["curve"]["psnr"][-1] for r in rs]))
+                         for (lr,), rs in _group(group, "lr").items()}
         out[optimizer] = {"lr": best, "rates": rates,
-                          "at_edge": len(ordered) > 1 and best in (ordered[0], ordered[-1])}
+                          "at_edge": len(ordered) > 1 and best in (ordered[0], ordered[-1]),
+                          "validation_lr": max(on_validation, key=on_validation.get)}
     return out
 
 
@@ -318,6 +322,13 @@ def markdown(results: dict, summary: dict) -> str:
         if edges:
             lines += ["", f"Note: the best rate lies at the edge of the sweep for "
                       f"{', '.join(edges)}; a wider sweep could change the comparison."]
+        differ = [f"{OPTIMIZER_NAMES.get(o, o)} {info['validation_lr']:g} (tuning chose "
+                  f"{info['lr']:g})" for o, info in opt["rates"].items()
+                  if info["validation_lr"] != info["lr"]]
+        if differ:
+            lines += ["", "Note: on the validation slices themselves the best rates would be "
+                      f"{'; '.join(differ)}; the verdicts use the tuning choice (see the sweep "
+                      "table for the others)."]
         lines += ["", "Learning-rate sweep:", ""]
         lines += _table(opt["sweep"], ["label"], opt["target_psnr"])
         lines += ["", "Verdicts:", ""] + [f"- {v.sentence}" for v in opt["verdicts"]] + [""]

@@ -332,6 +332,26 @@ for verdict in summary["norms"]["verdicts"]:
         ),
         (
             "md",
+            "## The optimisers at a larger scale\n\nThe same optimiser study with 64x64 "
+            "patches and 512 training examples per run (`--studies optimisers --patch 64 "
+            "--samples 512`), where the networks improve more on zero filling:",
+        ),
+        (
+            "code",
+            """\
+larger = RESULTS.with_name("RESULTS_lecture_optimisers_p64.json")
+if larger.exists():
+    big = summarise(json.loads(larger.read_text()))["optimisers"]
+    for row in big["rows"]:
+        print(f"{row['label']:13s} lr={row['lr']:<7g} final {row['final_psnr'][0]:.2f} ± "
+              f"{row['final_psnr'][1]:.2f} dB, target reached in {row['reached']}/{row['seeds']}")
+    print()
+    for verdict in big["verdicts"]:
+        print(verdict.sentence)
+        print()""",
+        ),
+        (
+            "md",
             "## Reading the verdicts\n\nEach sentence above is generated from the per-seed "
             "numbers: a claim is *supported* when every pair it names is separated by more "
             "than the spread (the sum of the two standard deviations over seeds), *not "
