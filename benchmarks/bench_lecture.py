@@ -1,10 +1,13 @@
 """The lecture's claims, measured: optimisers and normalisation layers, with seeds.
 
-Run (full, ~45 min on 2 idle cores; see RESULTS_lecture.md for the measured time)::
+Run (the full run took 38.9 min on 2 cores shared with other jobs, load ~20)::
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/bench_lecture.py --data MNI152.nii.gz --workers 2
     python benchmarks/bench_lecture.py --data MNI152.nii.gz --quick --out /tmp/lecture  # < 1 min
     python benchmarks/bench_lecture.py --report-only        # Markdown again from the JSON
+    # larger optimiser study (RESULTS_lecture_optimisers_p64; 14.5 min on the same machine):
+    python benchmarks/bench_lecture.py --data MNI152.nii.gz --workers 2 --studies optimisers \
+        --patch 64 --samples 512 --out benchmarks/RESULTS_lecture_optimisers_p64
 
 Training data: NIfTI volumes of subjects other than Colin27 (the MNI152 2009a template
 that ``scripts/train_shipped_model.sh`` extracts from the nilearn wheel). A few of their

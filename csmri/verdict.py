@@ -97,24 +97,6 @@ class Verdict:
     comparisons: tuple[Comparison, ...]
     sentence: str
 
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary.
-
-        Returns
-        -------
-        dict
-            Claim, status, sentence and the pairwise numbers.
-        """
-        return {
-            "claim": self.claim,
-            "status": self.status,
-            "sentence": self.sentence,
-            "comparisons": [
-                {**c.__dict__, "decided": c.decided, "winner": c.winner}
-                for c in self.comparisons
-            ],
-        }
-
 
 def _stats(values: Sequence[float]) -> tuple[float, float, int]:
     x = np.asarray(values, dtype=float).ravel()
