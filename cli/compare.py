@@ -107,6 +107,14 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy backend.",
 )
 @scheduler_options("serial", "cases (one per input and acceleration)")
+@click.option(
+    "--scan-time",
+    default=6.0,
+    type=FiniteFloat(0.0, strict=True),
+    show_default=True,
+    help="Seconds to acquire one fully sampled slice (default: a 2-D T1 spin-echo brain "
+    "series, ~128 s for 20 slices), shown next to the CS time per slice.",
+)
 def compare(
     inputs: tuple[Path, ...],
     accel: tuple[str, ...],
@@ -126,6 +134,7 @@ def compare(
     device: str,
     scheduler: str,
     workers: int | None,
+    scan_time: float,
 ) -> None:
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
@@ -139,6 +148,7 @@ def compare(
     from csmri.comparison.cases import build_cases, default_center_fraction
     from csmri.comparison.provenance import run_config, run_notes
     from csmri.comparison.spec import parse_methods
+    from csmri.comparison.verdict import family_verdicts, format_footer, method_family
 
     accelerations = _numbers(accel, "--accel", FiniteFloat(1.0))
     fractions = (
@@ -202,9 +212,12 @@ def compare(
     }
     config = run_config(params, setup_seconds, time.perf_counter() - start)
     note = run_notes(cases, setup_seconds)
+    families = {m.name: method_family(m) for m in method_list}
+    verdicts = family_verdicts(result.rows, families, scan_time)
     printed = {
-        "table": lambda: report.format_text(summary) + note,
-        "md": lambda: report.format_markdown(summary) + "\n" + note,
+        "table": lambda: report.format_text(summary) + format_footer(verdicts) + note,
+        "md": lambda: report.format_markdown(summary) + format_footer(verdicts, True) + "\n"
+        + note,
         "csv": lambda: report.format_csv(result.rows).rstrip("\n"),
         "json": lambda: report.to_json(result, summary, config),
     }[fmt]()
@@ -217,7 +230,8 @@ def compare(
             "results.csv": lambda p: p.write_text(report.format_csv(result.rows)),
             "results.json": lambda p: p.write_text(report.to_json(result, summary, config)),
             "results.md": lambda p: p.write_text(
-                report.format_markdown(summary) + "\n" + note + "\n"
+                report.format_markdown(summary) + format_footer(verdicts, True) + "\n" + note
+                + "\n"
             ),
             "reconstructions.png": lambda p: plots.reconstruction_grid(result, p),
             "quality_vs_runtime.png": lambda p: plots.quality_vs_runtime(summary, p),

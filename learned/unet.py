@@ -45,6 +45,9 @@ class UNetConfig:
         Network input: zero-filled magnitude (1 channel) or real/imag (2 channels).
     data_consistency : {"none", "hard", "hard-lowres"}
         Post-network data consistency (see :mod:`learned.consistency`).
+    group_size : int
+        For ``norm="group"``: channels per group (0: the default rule of
+        :func:`make_norm`, ``gcd(32, channels)`` groups).
     """
 
     chans: int = 8
@@ -52,6 +55,7 @@ class UNetConfig:
     norm: str = "group"
     input: str = "magnitude"
     data_consistency: str = "none"
+    group_size: int = 0
 
     def validate(self) -> UNetConfig:
         """Check the values; return ``self``.
@@ -69,6 +73,8 @@ class UNetConfig:
             raise ValueError(f"chans must lie in [1, 512], got {self.chans}")
         if not 1 <= self.depth <= 8:
             raise ValueError(f"depth must lie in [1, 8], got {self.depth}")
+        if self.group_size < 0:
+            raise ValueError(f"group_size must be >= 0, got {self.group_size}")
         from learned.consistency import DC_MODES
 
         if self.data_consistency not in DC_MODES:
@@ -89,7 +95,7 @@ class UNetConfig:
         return asdict(self)
 
 
-def make_norm(kind: str, channels: int) -> nn.Module:
+def make_norm(kind: str, channels: int, group_size: int = 0) -> nn.Module:
     """A normalisation layer for ``channels`` feature maps.
 
     Parameters
@@ -102,12 +108,18 @@ def make_norm(kind: str, channels: int) -> nn.Module:
         ``instance``/``batch``: affine InstanceNorm2d / BatchNorm2d.
     channels : int
         Number of feature maps.
+    group_size : int
+        For ``group``: channels per group when > 0, i.e. ``max(1, channels // group_size)``
+        groups (a layer with fewer channels than ``group_size`` is one group, like
+        ``layer``); 0 keeps the default rule above.
 
     Returns
     -------
     torch.nn.Module
         The layer.
     """
+    if kind == "group" and group_size > 0:
+        return nn.GroupNorm(math.gcd(channels, max(1, channels // group_size)), channels)
     if kind == "group":
         return nn.GroupNorm(math.gcd(GROUP_SIZE_DEFAULT, channels), channels)
     if kind == "instance":
@@ -124,14 +136,14 @@ def make_norm(kind: str, channels: int) -> nn.Module:
 class ConvBlock(nn.Sequential):
     """Two (3x3 conv, norm, LeakyReLU) layers."""
 
-    def __init__(self, in_chans: int, out_chans: int, norm: str) -> None:
+    def __init__(self, in_chans: int, out_chans: int, norm: str, group_size: int = 0) -> None:
         bias = norm == "none"
         super().__init__(
             nn.Conv2d(in_chans, out_chans, 3, padding=1, bias=bias),
-            make_norm(norm, out_chans),
+            make_norm(norm, out_chans, group_size),
             nn.LeakyReLU(0.2),
             nn.Conv2d(out_chans, out_chans, 3, padding=1, bias=bias),
-            make_norm(norm, out_chans),
+            make_norm(norm, out_chans, group_size),
             nn.LeakyReLU(0.2),
         )
 
@@ -139,10 +151,10 @@ class ConvBlock(nn.Sequential):
 class UpBlock(nn.Sequential):
     """2x2 transpose convolution (doubling H and W), norm, LeakyReLU."""
 
-    def __init__(self, in_chans: int, out_chans: int, norm: str) -> None:
+    def __init__(self, in_chans: int, out_chans: int, norm: str, group_size: int = 0) -> None:
         super().__init__(
             nn.ConvTranspose2d(in_chans, out_chans, 2, stride=2, bias=norm == "none"),
-            make_norm(norm, out_chans),
+            make_norm(norm, out_chans, group_size),
             nn.LeakyReLU(0.2),
         )
 
@@ -160,21 +172,25 @@ class UNet(nn.Module):
         Pooling steps.
     norm : str
         See :func:`make_norm`.
+    group_size : int
+        Channels per group for ``norm="group"`` (0: default rule); see :func:`make_norm`.
     """
 
-    def __init__(self, in_chans: int, out_chans: int, chans: int, depth: int, norm: str) -> None:
+    def __init__(
+        self, in_chans: int, out_chans: int, chans: int, depth: int, norm: str, group_size: int = 0
+    ) -> None:
         super().__init__()
-        self.down = nn.ModuleList([ConvBlock(in_chans, chans, norm)])
+        self.down = nn.ModuleList([ConvBlock(in_chans, chans, norm, group_size)])
         ch = chans
         for _ in range(depth - 1):
-            self.down.append(ConvBlock(ch, ch * 2, norm))
+            self.down.append(ConvBlock(ch, ch * 2, norm, group_size))
             ch *= 2
-        self.bottom = ConvBlock(ch, ch * 2, norm)
+        self.bottom = ConvBlock(ch, ch * 2, norm, group_size)
         self.up_conv = nn.ModuleList()
         self.up_block = nn.ModuleList()
         for _ in range(depth):
-            self.up_conv.append(UpBlock(ch * 2, ch, norm))
-            self.up_block.append(ConvBlock(ch * 2, ch, norm))
+            self.up_conv.append(UpBlock(ch * 2, ch, norm, group_size))
+            self.up_block.append(ConvBlock(ch * 2, ch, norm, group_size))
             ch //= 2
         self.out = nn.Conv2d(chans, out_chans, 1)
         # Start close to the identity of the residual wrapper (output ~ zero-filled input).
@@ -218,7 +234,7 @@ class NormUnet(nn.Module):
         super().__init__()
         self.config = config.validate()
         in_chans = 1 if config.input == "magnitude" else 2
-        self.unet = UNet(in_chans, 1, config.chans, config.depth, config.norm)
+        self.unet = UNet(in_chans, 1, config.chans, config.depth, config.norm, config.group_size)
 
     def normalise(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-instance statistics of the zero-filled magnitude.
