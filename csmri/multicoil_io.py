@@ -493,6 +493,20 @@ def _read_numpy(path: Path, coil_axis: int | None) -> MulticoilData:
     return MulticoilData(kspace, mask, target, maps, {}, inferred)
 
 
+def matrix_header(encoded: tuple[int, int], recon: tuple[int, int]) -> str:
+    """A minimal ``ismrmrd_header`` XML with the encoded and recon matrix sizes (as fastMRI)."""
+
+    def space(name: str, size: tuple[int, int]) -> str:
+        return f"<{name}><matrixSize><x>{size[0]}</x><y>{size[1]}</y><z>1</z></matrixSize></{name}>"
+
+    return (
+        '<?xml version="1.0"?><ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD"><encoding>'
+        + space("encodedSpace", encoded)
+        + space("reconSpace", recon)
+        + "<trajectory>cartesian</trajectory></encoding></ismrmrdHeader>"
+    )
+
+
 def write_multicoil_h5(path: str | Path, data: MulticoilData, header: str | None = None) -> None:
     """Write the fastMRI multi-coil layout: ``kspace``, ``mask``, ``reconstruction_rss``.
 
