@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from csmri.errors import InputError
+from csmri.fft import ifft2c
 
 KERNEL = 6
 CALIB = 24
@@ -99,14 +100,6 @@ def check_calibration(
     return rows, cols
 
 
-def ifft2c_torch(kspace):
-    """Centred orthonormal inverse FFT of a torch tensor (``csmri.fft.ifft2c`` on torch)."""
-    import torch
-
-    shifted = torch.fft.ifftshift(kspace, dim=(-2, -1))
-    return torch.fft.fftshift(torch.fft.ifft2(shifted, norm="ortho"), dim=(-2, -1))
-
-
 def _torch_input(kspace, device):
     import torch
 
@@ -176,7 +169,7 @@ def espirit(
     grid = torch.zeros((s, c, c, h, w), dtype=torch.complex64, device=x.device)
     top, left = h // 2 - (kernel - 1), w // 2 - (kernel - 1)
     grid[..., top : top + size, left : left + size] = hk
-    m = ifft2c_torch(grid) * math.sqrt(h * w)  # S, a, b, H, W
+    m = ifft2c(grid) * math.sqrt(h * w)  # S, a, b, H, W
     del grid
     m = m.permute(0, 3, 4, 1, 2).reshape(s, h * w, c, c)
     m = 0.5 * (m + m.conj().transpose(-2, -1))
@@ -242,6 +235,6 @@ def lowres_maps(kspace, mask: np.ndarray, calib: int = CALIB, device: str = "cpu
     wx[w // 2 - nx // 2 : w // 2 - nx // 2 + nx] = torch.hann_window(
         nx + 2, periodic=False, device=x.device
     )[1:-1]
-    images = ifft2c_torch(x * (wy[:, None] * wx[None, :]))
+    images = ifft2c(x * (wy[:, None] * wx[None, :]))
     rss = images.abs().square().sum(dim=1, keepdim=True).sqrt()
     return images / rss.clamp_min(rss.max() * 1e-6)

@@ -31,6 +31,7 @@ import scipy.fft
 
 from csmri.errors import InputError, UsageError
 from csmri.fft import fft_workers, ifft2c
+from csmri.linop import CoilMaps
 from csmri.regularizers import Regularizer, make_regularizer
 from csmri.scaling import robust_scale
 from csmri.solvers.data import shift_phase
@@ -122,7 +123,7 @@ def rss_zero_filled(kspace: np.ndarray) -> np.ndarray:
 
 def sense_adjoint(kspace: np.ndarray, maps: np.ndarray) -> np.ndarray:
     """Coil-combined zero-filled image ``sum_c conj(S_c) ifft2c(y_c)``, complex ``(S, H, W)``."""
-    return np.einsum("schw,schw->shw", np.conj(maps), ifft2c(kspace)).astype(np.complex64)
+    return CoilMaps(np.asarray(maps)).adjoint(ifft2c(kspace)).astype(np.complex64)
 
 
 def _terms(reg: str, shape: tuple[int, int], wavelet: str, seeds: list) -> list[Regularizer]:
