@@ -14,6 +14,7 @@ from csmri.atomic import atomic_path
 from csmri.errors import UsageError
 from csmri.fft import fft_workers
 from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
+from csmri.multicoil_io import is_multicoil
 
 DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet"
 FORMATS = ("table", "md", "csv", "json")
@@ -124,7 +125,9 @@ def compare(
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
     Every method receives exactly the same masked k-space for a slice and an
-    acceleration; metrics follow fastMRI's definitions.
+    acceleration; metrics follow fastMRI's definitions.  Multi-coil files (fastMRI
+    multi-coil, BART .cfl with coils, ISMRMRD) are compared with SENSE methods
+    (tv-fista, wavelet-fista, ..., sense-adjoint, zero-filled RSS, unet on the RSS).
     """
     from csmri.comparison import plots, report, run_comparison
     from csmri.reconstruct import DEFAULT_LAMBDA
@@ -143,6 +146,24 @@ def compare(
         raise UsageError(f"{output_dir}: parent folder does not exist")
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: exists and is not a folder")
+    if any(is_multicoil(path) for path in inputs):
+        from cli.compare_multicoil import compare_multicoil
+
+        compare_multicoil(
+            inputs,
+            accelerations,
+            fractions,
+            mask_type,
+            methods,
+            fixed_lam,
+            iters,
+            model,
+            seed,
+            output_dir,
+            fmt,
+            device,
+        )
+        return
     method_list, setup_seconds = _build_methods(
         methods, fixed_lam, iters, model, device, DEFAULT_LAMBDA
     )

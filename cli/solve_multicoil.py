@@ -42,7 +42,7 @@ def solve_multicoil(
     data = read_multicoil(input_path, coil_axis)
     kspace = select_slices(data.kspace, selection, input_path)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
-    torch_device = _torch_device(device)
+    where = torch_device(device)
     maps = None
     start = time.perf_counter()
     needs_maps = method not in ("zero-filled", "unet") or save_maps is not None
@@ -51,7 +51,7 @@ def solve_multicoil(
             if data.maps is not None and maps_option == "espirit":
                 maps = select_slices(data.maps, selection, input_path)  # the file's sens_maps
             else:
-                maps = estimate_maps(kspace, data.mask, maps_option, torch_device, input_path)
+                maps = estimate_maps(kspace, data.mask, maps_option, where, input_path)
         else:
             maps = select_slices(read_maps(maps_option, data.kspace.shape), selection, maps_option)
     map_seconds = time.perf_counter() - start
@@ -94,7 +94,8 @@ def solve_multicoil(
     return summary
 
 
-def _torch_device(device: str) -> str:
+def torch_device(device: str) -> str:
+    """Resolve ``auto`` and check that ``cuda`` is there."""
     if device == "auto":
         import torch
 

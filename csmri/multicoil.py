@@ -109,6 +109,7 @@ class MulticoilMethod:
     max_iter: int = 100
     tol: float = 0.0
     wavelet: str = "db4"
+    label: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("sense-cs", "sense-adjoint", "zero-filled"):
@@ -121,6 +122,8 @@ class MulticoilMethod:
     @property
     def name(self) -> str:
         """Name in tables."""
+        if self.label is not None:
+            return self.label
         if self.kind == "sense-cs":
             return f"sense-{self.reg}"
         return "zero-filled-rss" if self.kind == "zero-filled" else "sense-adjoint"
