@@ -242,8 +242,8 @@ def main() -> None:
         f"Command: `python benchmarks/bench_multicoil.py{' --quick' if args.quick else ''}`; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; 100 iterations; lambda grid "
         f"{', '.join(map(str, lambdas))} (normalised units, both tools at csmri's data scale); "
-        "one torch thread, FFT workers 1; BART with its default threads. The machine (2 cores) "
-        "was shared with other jobs: times are noisy.",
+        "one torch thread, FFT workers 1, NUMBA_NUM_THREADS=1; BART with its default threads. "
+        "The machine (2 cores) was shared with other jobs: times are noisy.",
         "",
         "## Quality (simulated, best lambda per tool; each tool its own ESPIRiT maps)",
         "",
