@@ -56,6 +56,14 @@ def test_espirit_recovers_true_maps_up_to_a_phase(sim):
     assert np.all(np.sum(np.abs(maps[0]) ** 2, axis=0)[~outside] <= 1 + 1e-4)
 
 
+def test_power_iteration_matches_batched_eigh(sim):
+    power = espirit(sim.kspace, sim.mask).numpy()
+    exact = espirit(sim.kspace, sim.mask, eig_iter=0).numpy()
+    kept = np.sum(np.abs(exact[0]) ** 2, axis=0) > 0
+    assert np.array_equal(kept, np.sum(np.abs(power[0]) ** 2, axis=0) > 0)
+    assert np.percentile(_agreement(exact[0], power[0])[kept], 1) > 0.99
+
+
 def test_espirit_is_batched_and_deterministic(sim):
     two = np.concatenate([sim.kspace, sim.kspace[:, ::-1]])  # second slice: coils reversed
     batched = espirit(two, sim.mask).numpy()
