@@ -96,7 +96,10 @@ def huge_cfl(d: Path) -> Path:
 
 
 def multicoil_cfl(d: Path) -> Path:
-    write_cfl(d / "in.cfl", np.ones((32, 32, 1, 4), dtype=np.complex64))
+    """4 coils, 32 x 32, every 4th column sampled: no fully sampled centre for ESPIRiT."""
+    kspace = np.zeros((32, 32, 1, 4), dtype=np.complex64)
+    kspace[:, ::4] = 1
+    write_cfl(d / "in.cfl", kspace)
     return d / "in.cfl"
 
 
@@ -254,8 +257,18 @@ CASES = [
     Case("integer-kspace-npy", solve_on(npy(np.ones((2, 32, 32), np.int32))), 1, "complex"),
     Case("rank-1-kspace", solve_on(h5(kspace=GOOD.kspace[0, 0])), 1, "shape"),
     Case("rank-5-kspace", solve_on(h5(kspace=GOOD.kspace.reshape(1, 1, 2, 32, 32))), 1, "shape"),
-    Case("multi-coil-h5", solve_on(h5(kspace=GOOD.kspace.reshape(2, 1, 32, 32))), 1, "coil"),
-    Case("multi-coil-cfl", solve_on(multicoil_cfl), 1, "coil"),
+    Case(
+        "multi-coil-h5-maps-coils",
+        solve_on(
+            h5(
+                kspace=GOOD.kspace.reshape(2, 1, 32, 32),
+                sens_maps=np.ones((2, 3, 32, 32), np.complex64),
+            )
+        ),
+        1,
+        "coil maps have 3 coils, the k-space has 1",
+    ),
+    Case("multi-coil-cfl-small-calibration", solve_on(multicoil_cfl), 1, "need at least 10"),
     Case("mask-too-short", solve_on(h5(mask=GOOD.mask[:-1].astype(np.float32))), 1, "mask"),
     Case("mask-of-strings", solve_on(h5(mask=np.array([b"x"] * 32))), 1, "mask"),
     Case("all-zero-mask", solve_on(h5(mask=np.zeros(32, np.float32))), 1, "mask"),
