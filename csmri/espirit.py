@@ -172,12 +172,13 @@ def espirit(
     hf = torch.einsum("snaxy,snbxy->sabxy", vf, vf.conj()) / (kernel * kernel)
     hk = torch.fft.fftshift(torch.fft.ifft2(hf), dim=(-2, -1))  # d = 0 at index k - 1
     del vf, hf
-    grid = torch.zeros((s, c, c, h, w), dtype=torch.complex64, device=x.device)
     top, left = h // 2 - (kernel - 1), w // 2 - (kernel - 1)
-    grid[..., top : top + size, left : left + size] = hk
-    m = ifft2c(grid) * math.sqrt(h * w)  # S, a, b, H, W
+    m = torch.empty((s, h * w, c, c), dtype=torch.complex64, device=x.device)  # S, P, C, C
+    for a in range(c):  # one row of M at a time: peak memory C^2 H W, not 4x that
+        grid = torch.zeros((s, c, h, w), dtype=torch.complex64, device=x.device)
+        grid[..., top : top + size, left : left + size] = hk[:, a]
+        m[:, :, a, :] = (ifft2c(grid) * math.sqrt(h * w)).reshape(s, c, h * w).transpose(1, 2)
     del grid
-    m = m.reshape(s, c, c, h * w).permute(0, 3, 1, 2).contiguous()  # S, P, C, C
     if eig_iter > 0:
         maps, values = _power_iteration(m, _principal(cal), eig_iter)
     else:
