@@ -102,7 +102,11 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     help="What to print on the terminal.",
 )
 @click.option(
-    "--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
+    "--device",
+    default="cpu",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    show_default=True,
+    help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy backend.",
 )
 def compare(
     inputs: tuple[Path, ...],
@@ -259,6 +263,7 @@ def _build_methods(
                     solver=solver,
                     lam=defaults[reg] if lam is None else lam,
                     max_iter=iters,
+                    device=device,
                 )
             )
     if not methods:

@@ -15,20 +15,28 @@ from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
 from csmri.errors import InputError, UsageError
 from csmri.kspace_io import read_kspace, write_reconstruction
-from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
+from csmri.methods import (
+    REGULARIZERS,
+    SOLVERS,
+    CompressedSensing,
+    ReconMethod,
+    ZeroFilled,
+    run_stack,
+)
 from csmri.metrics import evaluate
 from csmri.multicoil_io import is_multicoil
 from csmri.sense import SENSE_REGULARIZERS
 
 OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
-CHUNK = 4  # slices per solver call: vectorised FFTs, bounded memory
 
 
 def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from csmri.regularizers import WAVELETS
+    from csmri.regularizers import check_wavelet
 
-    if value not in WAVELETS:
-        raise click.BadParameter(f"unknown wavelet {value!r}; try haar, db4, sym8 or coif3")
+    try:
+        check_wavelet(value)
+    except UsageError as error:
+        raise click.BadParameter(str(error)) from None
     return value
 
 
@@ -91,7 +99,12 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     help="U-Net weights (.safetensors); default: the shipped model.",
 )
 @click.option(
-    "--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
+    "--device",
+    default="auto",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    show_default=True,
+    help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy "
+    "backend; auto takes cuda when torch sees one.",
 )
 @click.option(
     "--coil-axis",
@@ -187,19 +200,12 @@ def solve(
     kspace = select_slices(data.kspace, selection, input_path)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
 
-    images = np.empty(kspace.shape, dtype=np.float32)
-    iterations: list[int] = []
-    objectives: list[float] = []
     start = time.perf_counter()
     with tqdm(total=kspace.shape[0], unit="slice", desc=recon_method.name, leave=False) as bar:
-        for first in range(0, kspace.shape[0], CHUNK):
-            chunk = slice(first, min(first + CHUNK, kspace.shape[0]))
-            result = recon_method.run(kspace[chunk], data.mask)
-            images[chunk] = result.images
-            iterations.extend(result.iterations)
-            objectives.extend(h.objective[-1] for h in result.history if h.objective)
-            bar.update(chunk.stop - chunk.start)
+        result = run_stack(recon_method, kspace, data.mask, progress=bar.update)
     seconds = time.perf_counter() - start
+    images, iterations = result.images, result.iterations
+    objectives = [h.objective[-1] for h in result.history if h.objective]
 
     attrs = {
         "method": recon_method.name,
@@ -253,13 +259,6 @@ def _build_method(
         from learned.method import UnetMethod
 
         return UnetMethod.load(model, device=device)
-    from csmri.reconstruct import DEFAULT_LAMBDA
-
     return CompressedSensing(
-        reg=reg,
-        solver=solver,
-        lam=DEFAULT_LAMBDA[reg] if lam is None else lam,
-        max_iter=iters,
-        tol=tol,
-        wavelet=wavelet,
+        reg=reg, solver=solver, lam=lam, max_iter=iters, tol=tol, wavelet=wavelet, device=device
     )

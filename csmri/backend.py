@@ -1,12 +1,11 @@
-"""The array seam: the few numerical primitives the CS solvers need from a backend.
+"""The NumPy backend's FFT and process settings (the fast CPU path of the solvers).
 
-Solvers and regularisers call :func:`get_backend` for FFTs; everything else is
-plain NumPy array arithmetic on ``complex64`` arrays.  A torch/GPU backend can be
-added later by implementing :class:`Backend` with torch tensors (the solvers use
-only ``+ - * /``, ``abs``, ``sqrt``, ``sum`` over the last two axes, ``roll`` and
-slicing, which torch shares with NumPy).
+The solvers run on NumPy arrays or on torch tensors (:mod:`csmri.linop`,
+:mod:`csmri.solvers`); this module is the NumPy fast path's seam: the
+*uncentred* FFT of :class:`csmri.solvers.data.CartesianFast` and the process
+settings below.
 
-Why NumPy + ``scipy.fft`` + Numba today (measured on the 2-core AMD EPYC
+Why NumPy + ``scipy.fft`` + Numba on the CPU (measured on the 2-core AMD EPYC
 development machine, 320 x 320 ``complex64``, see ``benchmarks/RESULTS_cs.md``):
 
 * an *uncentred* orthonormal FFT pair with ``scipy.fft`` takes about 1.1 ms, the
@@ -88,16 +87,6 @@ class NumpyBackend(Backend):
     def ifft2(self, k: np.ndarray) -> np.ndarray:
         """Orthonormal inverse FFT over the last two axes."""
         return scipy.fft.ifft2(k, axes=_AXES, norm="ortho", workers=self.workers)
-
-
-def squared_norms(a: np.ndarray, slice_axis: int = 0) -> np.ndarray:
-    """``||a_s||^2`` of each slice ``s`` (float64), one BLAS dot product per slice.
-
-    ``vdot`` reads the data once, where ``real**2 + imag**2`` would make four
-    temporary arrays; this matters because norms are taken every iteration.
-    """
-    a = np.moveaxis(a, slice_axis, 0) if slice_axis else a
-    return np.array([np.vdot(s, s).real for s in a], dtype=np.float64)
 
 
 _M_TRIM_THRESHOLD = -1

@@ -9,6 +9,7 @@ direction ``cli -> learned -> csmri``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,6 +41,47 @@ class MethodResult:
     seconds: float
     iterations: list[int] = field(default_factory=list)
     history: list = field(default_factory=list)
+
+
+def run_stack(
+    method: ReconMethod,
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    chunk: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> MethodResult:
+    """Run a method over a stack a few slices at a time (bounded memory, progress per chunk).
+
+    Parameters
+    ----------
+    method : ReconMethod
+        Any method.
+    kspace : array-like, shape (S, H, W)
+        Masked k-space; any array sliceable along its first axis (an ``h5py`` dataset).
+    mask : ndarray, shape (W,)
+        Sampled columns.
+    chunk : int
+        Slices per call of ``method.run``.
+    progress : callable, optional
+        Called with the number of slices finished by each chunk.
+
+    Returns
+    -------
+    MethodResult
+        The whole stack: images, total seconds, iterations and histories in slice order.
+    """
+    parts = []
+    for first in range(0, kspace.shape[0], chunk):
+        stop = min(first + chunk, kspace.shape[0])
+        parts.append(method.run(kspace[first:stop], mask))
+        if progress is not None:
+            progress(stop - first)
+    return MethodResult(
+        np.concatenate([p.images for p in parts]).astype(np.float32),
+        sum(p.seconds for p in parts),
+        [n for p in parts for n in p.iterations],
+        [h for p in parts for h in p.history],
+    )
 
 
 class ReconMethod(Protocol):
@@ -77,28 +119,31 @@ class CompressedSensing:
         Regulariser.
     solver : {"fista", "ista", "admm"}, optional
         Algorithm; the regulariser's default (ADMM for TV, FISTA for wavelets) when omitted.
-    lam : float
-        Regularisation weight in normalised units (see :mod:`csmri.scaling`).
+    lam : float, optional
+        Regularisation weight in normalised units (see :mod:`csmri.scaling`);
+        :data:`csmri.defaults.DEFAULT_LAMBDA` of the regulariser when omitted.
     max_iter : int
         Maximum iterations per slice.
     tol : float
         Relative-change stopping tolerance (0 runs all iterations).
     wavelet : str
         PyWavelets name for ``reg="wavelet"``.
+    device : {None, "auto", "cpu", "cuda"}, optional
+        Where the solve runs (see :func:`csmri.reconstruct`); None: the NumPy backend.
     """
 
     reg: str = "tv"
     solver: str | None = None
-    lam: float = 0.01
+    lam: float | None = None
     max_iter: int = 100
     tol: float = 0.0
     wavelet: str = "db4"
+    device: str | None = None
 
     def __post_init__(self) -> None:
         from csmri.reconstruct import resolve_defaults
 
-        if self.solver is None:
-            self.solver = resolve_defaults(self.reg, self.lam, None, None)[1]
+        self.lam, self.solver, _ = resolve_defaults(self.reg, self.lam, self.solver, None)
 
     @property
     def name(self) -> str:
@@ -118,6 +163,7 @@ class CompressedSensing:
             tol=self.tol,
             wavelet=self.wavelet,
             callback=callback,
+            device=self.device,
         )
 
     def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:

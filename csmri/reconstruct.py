@@ -1,11 +1,14 @@
 """The compressed-sensing entry point: :func:`reconstruct` and :func:`reconstruct_iter`.
 
-Each slice solves ``x* = argmin_x 1/2 ||M F x - y||^2 + lam R(x)`` (``F`` the
-centred orthonormal FFT, ``M`` the column mask) after dividing its k-space by an
-automatic scale (:mod:`csmri.scaling`); the result is multiplied back, so images
-are in the input's units and ``lam`` is in normalised units.  Slices are solved
-in chunks (vectorised: the FFTs batch over the chunk), which bounds memory for
-long stacks; :func:`reconstruct_iter` yields each slice as it is finished.
+Each slice solves ``x* = argmin_x 1/2 ||A x - y||^2 + lam R(x)`` with ``A`` the
+single-coil :class:`csmri.linop.Cartesian` operator ``M F``, or the multi-coil
+:class:`csmri.linop.Sense` operator ``M F S`` when coil maps are given, after
+dividing its k-space by an automatic scale (:mod:`csmri.scaling`); the result is
+multiplied back, so images are in the input's units and ``lam`` is in normalised
+units.  Slices are solved in chunks (vectorised: the FFTs batch over the chunk),
+which bounds memory for long stacks; :func:`reconstruct_iter` yields each slice
+as it is finished.  The solve runs on NumPy (fused Numba kernels) or on torch
+tensors on a CPU or a GPU (``device``; by default the device follows the data).
 """
 
 from __future__ import annotations
@@ -14,23 +17,29 @@ import math
 import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from csmri.backend import get_backend
+from csmri.arrays import is_torch
+from csmri.defaults import DEFAULT_CHUNK, DEFAULT_LAMBDA, DEFAULT_SOLVER, DEFAULT_TV_ITER
+from csmri.device import resolve_device, to_device
 from csmri.errors import InputError, UsageError
-from csmri.regularizers import REGULARIZERS, WAVELETS, make_regularizer
-from csmri.scaling import estimate_scales
-from csmri.solvers import SOLVERS, CartesianData, History, admm, proximal_gradient
+from csmri.linop import Cartesian, Sense
+from csmri.regularizers import REGULARIZERS, check_wavelet, make_regularizer
+from csmri.scaling import estimate_scales, robust_scale
+from csmri.solvers import SOLVERS, History, admm, least_squares, proximal_gradient
 
-DEFAULT_LAMBDA = {"tv": 0.003, "tv-aniso": 0.003, "wavelet": 0.003}
-DEFAULT_SOLVER = {"tv": "admm", "tv-aniso": "admm", "wavelet": "fista"}
-"""As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
-cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT
-pairs against about 4 for FISTA-TV (5 inner FGP steps), at equal quality."""
-"""Default lambda per regulariser (normalised units), from the benchmark's best lambdas."""
-
-DEFAULT_CHUNK = 16
+__all__ = [
+    "DEFAULT_CHUNK",
+    "DEFAULT_LAMBDA",
+    "DEFAULT_SOLVER",
+    "Reconstruction",
+    "SliceResult",
+    "reconstruct",
+    "reconstruct_iter",
+    "resolve_defaults",
+]
 
 
 def resolve_defaults(
@@ -51,7 +60,7 @@ def resolve_defaults(
     tuple
         ``(lam, solver, cycle_spin)``.
     """
-    lam = DEFAULT_LAMBDA.get(reg, 0.003) if lam is None else lam
+    lam = DEFAULT_LAMBDA.get(reg, 0.0) if lam is None else lam  # unknown names fail later
     solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
     cycle_spin = solver != "admm" if cycle_spin is None else bool(cycle_spin)
     return lam, solver, cycle_spin
@@ -119,11 +128,7 @@ def _check_options(
     if not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0:
         raise UsageError(f"tol must be a finite number >= 0, got {tol!r}")
     if reg == "wavelet":
-        if wavelet not in WAVELETS:
-            raise UsageError(
-                f"unknown wavelet {wavelet!r}; choose an orthogonal PyWavelets wavelet "
-                "such as haar, db1..db38, sym2..sym20, coif1..coif17"
-            )
+        check_wavelet(wavelet)
         if levels is not None and (
             isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1
         ):
@@ -136,16 +141,26 @@ def _check_options(
         raise UsageError(f"chunk must be a positive integer, got {chunk!r}")
 
 
-def _check_arrays(kspace: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_arrays(kspace: Any, mask: np.ndarray, maps: Any) -> tuple[Any, np.ndarray, Any]:
     if not hasattr(kspace, "shape"):  # lists; arrays, memmaps and h5py datasets pass as they are
         kspace = np.asarray(kspace)
-    if len(kspace.shape) not in (2, 3):
-        raise InputError("k-space must be a 2-D (H, W) or 3-D (S, H, W) array")
+    coil_axes = 0 if maps is None else 1
+    if len(kspace.shape) - coil_axes not in (2, 3):
+        expected = "(H, W) or (S, H, W)" if maps is None else "(C, H, W) or (S, C, H, W)"
+        raise InputError(f"k-space must have shape {expected}, got {tuple(kspace.shape)}")
     shape = tuple(kspace.shape)
     h, w = shape[-2:]
     if h < 2 or w < 2:
         raise InputError(f"k-space slices must be at least 2x2, got {h}x{w}")
-    mask = np.asarray(mask)
+    if maps is not None:
+        if len(maps.shape) not in (3, 4) or tuple(maps.shape[-3:]) != shape[-3:]:
+            raise InputError(
+                f"coil maps of shape {tuple(maps.shape)} do not match k-space {shape}: "
+                "use (C, H, W) or (S, C, H, W)"
+            )
+        if len(maps.shape) == 4 and (len(shape) != 4 or maps.shape[0] != shape[0]):
+            raise InputError(f"{maps.shape[0]} slices of coil maps for k-space {shape}")
+    mask = np.asarray(mask.detach().cpu() if is_torch(mask) else mask)
     if mask.shape not in ((w,), (h, w)):
         raise InputError(
             f"mask shape {mask.shape} does not match k-space {h}x{w}: use (W,) or (H, W)"
@@ -154,14 +169,27 @@ def _check_arrays(kspace: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.
         raise InputError(f"mask must be boolean or numeric, got {mask.dtype}")
     if not np.any(mask):
         raise InputError("mask samples nothing")
-    return kspace, mask != 0
+    return kspace, mask != 0, maps
+
+
+def _scales(kspace: np.ndarray, mask: np.ndarray, maps: Any, scale: float | None) -> np.ndarray:
+    """Per-slice data scales: BART's rule on ``|A^H y|`` (see :mod:`csmri.scaling`)."""
+    if scale is not None:
+        return np.full(kspace.shape[0], float(scale), dtype=np.float64)
+    if maps is None:
+        return estimate_scales(kspace, mask)
+    maps = np.asarray(maps.detach().cpu() if is_torch(maps) else maps, dtype=np.complex128)
+    images = np.abs(Sense(maps, mask).adjoint(kspace.astype(np.complex128)))
+    return np.array([robust_scale(image) for image in images])
 
 
 def _solve_chunk(
-    kspace: np.ndarray,
+    kspace: Any,
     mask: np.ndarray,
     indices: np.ndarray,
     *,
+    maps: Any,
+    device: str | None,
     reg: str,
     lam: float,
     solver: str,
@@ -175,20 +203,18 @@ def _solve_chunk(
     scale: float | None,
     rho: float | None,
     tv_iter: int,
-    backend: str,
-) -> tuple[np.ndarray, list[History], np.ndarray]:
-    kspace = np.asarray(kspace)
-    if not np.issubdtype(kspace.dtype, np.number):
-        raise InputError(f"k-space must be numeric, got {kspace.dtype}")
-    if not np.all(np.isfinite(kspace)):
+) -> tuple[Any, list[History], np.ndarray]:
+    tensor = is_torch(kspace)
+    host = np.asarray(kspace.detach().cpu() if tensor else kspace)
+    if not np.issubdtype(host.dtype, np.number):
+        raise InputError(f"k-space must be numeric, got {host.dtype}")
+    if not np.all(np.isfinite(host)):
         raise InputError("k-space contains NaN or infinite values")
-    scales = (
-        estimate_scales(kspace, mask)
-        if scale is None
-        else np.full(kspace.shape[0], float(scale), dtype=np.float64)
-    )
-    y = (kspace.astype(np.complex128) / scales[:, None, None]).astype(np.complex64)
-    data = CartesianData(y, mask, get_backend(backend))
+    scales = _scales(host, mask, maps, scale)
+    shape = (-1,) + (1,) * (host.ndim - 1)
+    y = (host.astype(np.complex128) / scales.reshape(shape)).astype(np.complex64)
+    op = Cartesian(mask, y.shape[-2:]) if maps is None else Sense(to_device(maps, device), mask)
+    data = least_squares(op, to_device(y, device))
     regularizer = make_regularizer(
         reg,
         y.shape[-2:],
@@ -199,11 +225,10 @@ def _solve_chunk(
         tv_iter=tv_iter,
     )
 
-    def chunk_callback(
-        it: int, active: np.ndarray, objective: np.ndarray, images: np.ndarray
-    ) -> None:
+    def chunk_callback(it: int, active: np.ndarray, objective: np.ndarray, images: Any) -> None:
         if callback is not None:
-            callback(it, indices[active], objective, images * scales[active, None, None])
+            factors = to_device(scales[active].astype(np.float32)[:, None, None], device)
+            callback(it, indices[active], objective, images * factors)
 
     kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
     if solver == "admm":
@@ -212,6 +237,8 @@ def _solve_chunk(
         images, histories = proximal_gradient(
             data, regularizer, float(lam), accelerate=solver == "fista", **kwargs
         )
+    if is_torch(images):
+        images = images.detach().cpu().numpy()
     out = images.astype(np.complex128) * scales[:, None, None]
     return out.astype(np.complex64), histories, scales
 
@@ -232,8 +259,9 @@ def reconstruct_iter(
     chunk: int = DEFAULT_CHUNK,
     scale: float | None = None,
     rho: float | None = None,
-    tv_iter: int = 5,
-    backend: str = "numpy",
+    tv_iter: int = DEFAULT_TV_ITER,
+    maps: Any = None,
+    device: str | None = None,
 ) -> Iterator[SliceResult]:
     """Reconstruct a stack chunk by chunk, yielding each slice when its chunk is done.
 
@@ -250,7 +278,8 @@ def reconstruct_iter(
     lam, solver, cycle_spin = resolve_defaults(reg, lam, solver, cycle_spin)
     # Validate now, not at the first next(): errors surface where the call is made.
     _check_options(reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, chunk)
-    kspace, mask = _check_arrays(kspace, mask)
+    kspace, mask, maps = _check_arrays(kspace, mask, maps)
+    device = resolve_device(device, kspace)
     if scale is not None and (
         isinstance(scale, bool)
         or not isinstance(scale, numbers.Real)
@@ -264,7 +293,6 @@ def reconstruct_iter(
         not isinstance(rho, numbers.Real) or not math.isfinite(rho) or rho <= 0
     ):
         raise UsageError(f"rho must be a finite number > 0, got {rho!r}")
-    get_backend(backend)  # unknown names fail here, listing the choices
     options = {
         "reg": reg,
         "lam": lam,
@@ -279,20 +307,26 @@ def reconstruct_iter(
         "scale": scale,
         "rho": rho,
         "tv_iter": tv_iter,
-        "backend": backend,
+        "device": device,
     }
-    return _iterate(kspace, mask, chunk, options)
+    return _iterate(kspace, mask, maps, chunk, options)
 
 
 def _iterate(
-    kspace: np.ndarray, mask: np.ndarray, chunk: int, options: dict
+    kspace: Any, mask: np.ndarray, maps: Any, chunk: int, options: dict
 ) -> Iterator[SliceResult]:
-    single = len(kspace.shape) == 2
+    single = len(kspace.shape) == (2 if maps is None else 3)
+    per_slice_maps = maps is not None and len(maps.shape) == 4
     n_slices = 1 if single else kspace.shape[0]
     for start in range(0, n_slices, chunk):
         stop = min(start + chunk, n_slices)
-        block = np.asarray(kspace)[np.newaxis] if single else np.asarray(kspace[start:stop])
-        images, histories, scales = _solve_chunk(block, mask, np.arange(start, stop), **options)
+        block = kspace[None] if single else kspace[start:stop]
+        if not is_torch(block):
+            block = np.asarray(block)
+        block_maps = maps[start:stop] if per_slice_maps else maps
+        images, histories, scales = _solve_chunk(
+            block, mask, np.arange(start, stop), maps=block_maps, **options
+        )
         for j in range(stop - start):
             yield SliceResult(start + j, images[j], histories[j], float(scales[j]))
 
@@ -313,15 +347,17 @@ def reconstruct(
     chunk: int = DEFAULT_CHUNK,
     scale: float | None = None,
     rho: float | None = None,
-    tv_iter: int = 5,
-    backend: str = "numpy",
+    tv_iter: int = DEFAULT_TV_ITER,
+    maps: Any = None,
+    device: str | None = None,
 ) -> Reconstruction:
-    """Compressed-sensing reconstruction of single-coil Cartesian k-space.
+    """Compressed-sensing reconstruction of Cartesian k-space, single-coil or SENSE.
 
     Parameters
     ----------
-    kspace : array-like, shape (S, H, W) or (H, W)
-        Centred, masked k-space (any real or complex dtype).
+    kspace : array-like or torch.Tensor, shape (S, H, W) or (H, W)
+        Centred, masked k-space (any real or complex dtype); ``(S, C, H, W)`` or
+        ``(C, H, W)`` with coil maps.
     mask : ndarray, shape (W,) or (H, W)
         Sampling mask, nonzero where sampled.
     reg : {"tv", "tv-aniso", "wavelet"}
@@ -357,16 +393,19 @@ def reconstruct(
         ADMM starting penalty (see :mod:`csmri.solvers.admm`).
     tv_iter : int
         FGP iterations per TV prox (FISTA/ISTA with TV), warm-started from the
-        previous dual.  Measured on a 217x181 brain slice at 4x (lam 0.003, 100
-        FISTA iterations): 5 inner iterations end 0.13% above the objective of 10
-        and within 0.002 dB PSNR, in 40% less time; raise it for tight optima.
-    backend : {"numpy"}
-        Array backend.
+        previous dual (:data:`csmri.defaults.DEFAULT_TV_ITER`); raise it for tight optima.
+    maps : array or torch.Tensor, shape (C, H, W) or (S, C, H, W), optional
+        Coil sensitivities: the SENSE operator ``M F S`` instead of single-coil ``M F``.
+    device : {None, "auto", "cpu", "cuda", "cuda:N"}, optional
+        Where the solve runs: None follows the data (NumPy arrays on the NumPy
+        backend, torch tensors on their device); ``"cpu"`` is the NumPy backend
+        (the fastest on a CPU); ``"cuda"`` is torch on the GPU; ``"auto"`` is
+        ``"cuda"`` when one is available, else ``"cpu"``.
 
     Returns
     -------
     Reconstruction
-        Images ``(S, H, W)`` complex64 in input units, histories, iterations, scales.
+        Images ``(S, H, W)`` complex64 NumPy in input units, histories, iterations, scales.
 
     Raises
     ------
@@ -396,7 +435,8 @@ def reconstruct(
             scale=scale,
             rho=rho,
             tv_iter=tv_iter,
-            backend=backend,
+            maps=maps,
+            device=device,
         )
     )
     params = {

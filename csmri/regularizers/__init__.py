@@ -2,27 +2,65 @@
 
 A regulariser works on the solver's *variable*: the image itself for TV, the
 image embedded in a padded domain for wavelets (see
-:mod:`csmri.regularizers.wavelet`).  Each regulariser offers
+:mod:`csmri.regularizers.wavelet`).  Each regulariser is ``R(x) = ||K x||`` for a
+linear map ``K`` and a (group) l1 norm, and offers
 
-* ``prox(v, mu)`` for proximal-gradient methods (``mu = step * lambda``);
-* an analysis operator ``K`` with ``R(x) = ||K x||`` (group l1), its adjoint,
-  the shrinkage of ``||.||`` and the spectrum of ``K^H K`` in k-space, for ADMM.
+* ``prox(v, mu)``, the proximal operator of ``mu R`` (exact for wavelets, FGP for TV);
+* the parts a splitting method needs: ``analysis`` (``K``), ``synthesis``
+  (``K^H``), ``shrink`` (the prox of the norm), ``norm``, and the eigenvalues of
+  ``K^H K`` in k-space (``gram``; None when ``K^H K = I``).
 
-It keeps per-slice state (the TV dual for warm starts, the cycle-spinning random
-streams), which :meth:`keep` narrows when some slices of a batch converge.
+Everything works on NumPy arrays (fused Numba kernels) and on torch tensors
+(:mod:`csmri.regularizers.torch_ops`, differentiable, on the tensor's device).
+A regulariser keeps per-slice state (the TV dual for warm starts, the
+cycle-spinning random streams), which :meth:`keep` narrows when some slices of
+a batch converge.
 """
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
 import numpy as np
 
-from csmri.backend import squared_norms
+from csmri.arrays import is_torch
+from csmri.defaults import DEFAULT_TV_ITER
 from csmri.errors import UsageError
-from csmri.kernel import per_image_thresholds
 from csmri.regularizers import tv as _tv
-from csmri.regularizers import tv_kernels as _tv_kernels
-from csmri.regularizers.tv import real_view
-from csmri.regularizers.wavelet import WAVELETS, WaveletTransform
+from csmri.regularizers.wavelet import WAVELETS, WaveletTransform, check_wavelet
+
+Array = Any
+"""A NumPy array or a torch tensor."""
+
+
+def _torch() -> types.ModuleType:
+    """The torch implementations (imported only once a tensor is seen)."""
+    from csmri.regularizers import torch_ops
+
+    return torch_ops
+
+
+def torch_cat(parts: list, dim: int) -> Any:
+    """``torch.cat`` (torch imported lazily)."""
+    import torch
+
+    return torch.cat(parts, dim)
+
+
+def torch_stack(parts: list) -> Any:
+    """``torch.stack`` (torch imported lazily)."""
+    import torch
+
+    return torch.stack(parts)
+
+
+def roll2(x: Any, shift: tuple[int, int]) -> Any:
+    """Circular shift of the last two axes of a tensor."""
+    import torch
+
+    return torch.roll(x, shifts=shift, dims=(-2, -1))
+
 
 REGULARIZERS: tuple[str, ...] = ("tv", "tv-aniso", "wavelet")
 """Names accepted by :func:`make_regularizer` (``tv`` is isotropic TV)."""
@@ -35,8 +73,10 @@ class Regularizer:
     gram_kspace: np.ndarray | None = None
     """Eigenvalues of ``K^H K`` in uncentred k-space, or None when ``K^H K = I``."""
 
-    def to_variable(self, image: np.ndarray) -> np.ndarray:
-        """Solver variable from images ``(S, H, W)``."""
+    def to_variable(self, image: Array) -> Array:
+        """Solver variable from images ``(S, H, W)`` (a copy; ``complex64`` for NumPy)."""
+        if is_torch(image):
+            return image
         return np.array(image, dtype=np.complex64, copy=True)
 
     def to_image(self, x: np.ndarray) -> np.ndarray:
@@ -67,46 +107,11 @@ class Regularizer:
         """``||w||`` per slice, so that ``R(x) = norm(K x)``."""
         raise NotImplementedError
 
-    def admm_update(
-        self, x: np.ndarray, z: np.ndarray, u: np.ndarray, threshold: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """ADMM's z- and u-steps: ``w = K x``, ``z' = shrink(w + u)``, ``u += w - z'`` (in place).
-
-        Parameters
-        ----------
-        x : ndarray
-            New solver variable.
-        z : ndarray
-            Current split variable (not modified; the caller keeps it for the dual residual).
-        u : ndarray
-            Scaled dual, updated in place.
-        threshold : ndarray, shape (S,)
-            Per-slice shrinkage threshold ``lam / rho``.
-
-        Returns
-        -------
-        z_new : ndarray
-            ``shrink(w + u)``.
-        norm_w : ndarray, shape (S,)
-            ``||K x||`` in the regulariser's norm (``R(x)``), for the objective.
-        primal_sq : ndarray, shape (S,)
-            ``||w - z_new||^2``.
-        """
-        w = self.analysis(x)
-        shifted = w + u
-        z_new = self.shrink(shifted, threshold)
-        np.subtract(shifted, z_new, out=u)
-        return z_new, self.norm(w), squared_norms(w - z_new, self.slice_axis)
-
-    def admm_synthesis(
-        self, z: np.ndarray, u: np.ndarray, z_old: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``K^H (z - u)`` and the squared dual residual ``||K^H (z - z_old)||^2`` per slice."""
-        change = z - z_old
-        # K^H K = I (orthogonal wavelets): ||K^H dz|| = ||dz||, saving one synthesis.
-        orthogonal = self.gram_kspace is None
-        dual_sq = squared_norms(change if orthogonal else self.synthesis(change), self.slice_axis)
-        return self.synthesis(z - u), dual_sq
+    @property
+    def gram(self) -> np.ndarray | None:
+        """Eigenvalues of ``K^H K`` in *centred* k-space (for ``fft2c``), or None for ``I``."""
+        g = self.gram_kspace
+        return None if g is None else np.fft.fftshift(g)
 
     def keep(self, index: np.ndarray) -> None:
         """Keep only the per-slice state of the slices ``index`` (batch compaction)."""
@@ -131,7 +136,7 @@ class TotalVariation(Regularizer):
     slice_axis = 1
 
     def __init__(
-        self, shape: tuple[int, int], isotropic: bool = True, inner_iter: int = 10
+        self, shape: tuple[int, int], isotropic: bool = True, inner_iter: int = DEFAULT_TV_ITER
     ) -> None:
         self.isotropic = isotropic
         self.name = "tv" if isotropic else "tv-aniso"
@@ -140,53 +145,41 @@ class TotalVariation(Regularizer):
         self._dual: np.ndarray | None = None
         self._last_mu: float | None = None
 
-    def value(self, x: np.ndarray) -> np.ndarray:
+    def value(self, x: Array) -> Array:
         """TV of each slice."""
+        if is_torch(x):
+            return _torch().tv_value(x, self.isotropic)
         return _tv.tv_norm(x, self.isotropic)
 
-    def prox(self, v: np.ndarray, mu: float) -> tuple[np.ndarray, None]:
+    def prox(self, v: Array, mu: float) -> tuple[Array, None]:
         """FGP TV prox, warm-started with the last dual when ``mu`` is unchanged."""
         warm = self._dual if self._last_mu == mu else None
-        x, self._dual = _tv.tv_prox(v, mu, self.isotropic, self.inner_iter, warm)
+        if is_torch(v):
+            x, self._dual = _torch().tv_prox(v, mu, self.isotropic, self.inner_iter, warm)
+        else:
+            x, self._dual = _tv.tv_prox(v, mu, self.isotropic, self.inner_iter, warm)
         self._last_mu = mu
         return x, None
 
-    def analysis(self, x: np.ndarray) -> np.ndarray:
-        """Circular forward differences."""
-        return _tv.gradient(x)
+    def analysis(self, x: Array) -> Array:
+        """Circular forward differences ``(2, S, H, W)``."""
+        return _torch().gradient(x) if is_torch(x) else _tv.gradient(x)
 
-    def synthesis(self, w: np.ndarray) -> np.ndarray:
+    def synthesis(self, w: Array) -> Array:
         """Adjoint of the differences."""
-        return _tv.divergence_adjoint(w)
+        return _torch().divergence_adjoint(w) if is_torch(w) else _tv.divergence_adjoint(w)
 
-    def shrink(self, w: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    def shrink(self, w: Array, threshold: float | np.ndarray) -> Array:
         """Group (isotropic) or componentwise soft-thresholding (one threshold or one per slice)."""
+        if is_torch(w):
+            return _torch().shrink_field(w, threshold, self.isotropic)
         return _tv.shrink(w, threshold, self.isotropic)
 
-    def norm(self, w: np.ndarray) -> np.ndarray:
+    def norm(self, w: Array) -> Array:
         """l2,1 (isotropic) or l1 (anisotropic) norm per slice."""
+        if is_torch(w):
+            return _torch().group_norm(w, self.isotropic)
         return _tv.group_norm(w, self.isotropic)
-
-    def admm_update(
-        self, x: np.ndarray, z: np.ndarray, u: np.ndarray, threshold: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One fused pass (see :meth:`Regularizer.admm_update`); ``D x`` is never stored."""
-        z_new = np.empty_like(z)
-        thresholds = per_image_thresholds(threshold, x.shape[0], x.real.dtype)
-        value, primal_sq = _tv_kernels.admm_z_update(
-            real_view(x), real_view(u), real_view(z_new), thresholds, self.isotropic
-        )
-        return z_new, value, primal_sq
-
-    def admm_synthesis(
-        self, z: np.ndarray, u: np.ndarray, z_old: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One fused pass for ``D^H (z - u)`` and ``||D^H (z - z_old)||^2``."""
-        b = np.empty(z.shape[1:], dtype=z.dtype)
-        dual_sq = _tv_kernels.admm_synthesis(
-            real_view(z), real_view(u), real_view(z_old), real_view(b)
-        )
-        return b, dual_sq
 
     def keep(self, index: np.ndarray) -> None:
         """Narrow the warm-start dual."""
@@ -229,17 +222,25 @@ class WaveletL1(Regularizer):
         seeds = [0] if slice_seeds is None else list(slice_seeds)
         self._rngs = [np.random.default_rng(s) for s in seeds]
 
-    def to_variable(self, image: np.ndarray) -> np.ndarray:
+    def to_variable(self, image: Array) -> Array:
         """Zero-padded image."""
+        if is_torch(image):
+            (h, w), (hp, wp) = self.transform.image_shape, self.transform.padded_shape
+            zeros = image.new_zeros((*image.shape[:-2], h, wp - w))
+            wide = torch_cat([image, zeros], -1)
+            return torch_cat([wide, image.new_zeros((*image.shape[:-2], hp - h, wp))], -2)
         return self.transform.pad(np.asarray(image, dtype=np.complex64))
 
-    def to_image(self, x: np.ndarray) -> np.ndarray:
+    def to_image(self, x: Array) -> Array:
         """Crop of the padded variable (a view)."""
         return self.transform.crop(x)
 
-    def value(self, x: np.ndarray) -> np.ndarray:
+    def _filters(self) -> tuple[tuple, tuple]:
+        return tuple(self.transform.wavelet.dec_lo), tuple(self.transform.wavelet.dec_hi)
+
+    def value(self, x: Array) -> Array:
         """l1 norm of the detail coefficients (no shift)."""
-        return self.transform.detail_l1(self.transform.forward(x))
+        return self.norm(self.analysis(x))
 
     def _shifts(self, count: int) -> list[tuple[int, int]]:
         block = 2**self.transform.levels
@@ -247,26 +248,45 @@ class WaveletL1(Regularizer):
             raise ValueError(f"{len(self._rngs)} slice seeds for {count} slices")
         return [tuple(int(s) for s in rng.integers(0, block, size=2)) for rng in self._rngs]
 
-    def prox(self, v: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray]:
+    def prox(self, v: Array, mu: float) -> tuple[Array, Array]:
         """Soft-thresholding in the (optionally randomly shifted) wavelet domain."""
-        # The roll is folded into the transform's real/imaginary split (no np.roll copies).
         shifts = self._shifts(v.shape[0]) if self.cycle_spin else None
-        return self.transform.prox_shifted(v, mu, shifts)
+        if not is_torch(v):
+            # The roll is folded into the transform's real/imaginary split (no np.roll copies).
+            return self.transform.prox_shifted(v, mu, shifts)
+        ops = _torch()
+        if shifts is not None:
+            v = torch_stack([roll2(v[s], shift) for s, shift in enumerate(shifts)])
+        c, l1 = ops.soft_threshold_details(
+            self.analysis(v), max(float(mu), 0.0), self.transform.approx_shape
+        )
+        x = self.synthesis(c)
+        if shifts is not None:
+            x = torch_stack([roll2(x[s], (-a, -b)) for s, (a, b) in enumerate(shifts)])
+        return x, l1
 
-    def analysis(self, x: np.ndarray) -> np.ndarray:
-        """Wavelet coefficients."""
+    def analysis(self, x: Array) -> Array:
+        """Wavelet coefficients (Mallat layout)."""
+        if is_torch(x):
+            return _torch().dwt_analysis(x, *self._filters(), self.transform.levels)
         return self.transform.forward(x)
 
-    def synthesis(self, w: np.ndarray) -> np.ndarray:
+    def synthesis(self, w: Array) -> Array:
         """Inverse (= adjoint) transform."""
+        if is_torch(w):
+            return _torch().dwt_synthesis(w, *self._filters(), self.transform.levels)
         return self.transform.inverse(w)
 
-    def shrink(self, w: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    def shrink(self, w: Array, threshold: float | np.ndarray) -> Array:
         """Soft-thresholding of the detail coefficients (one threshold or one per slice)."""
+        if is_torch(w):
+            return _torch().soft_threshold_details(w, threshold, self.transform.approx_shape)[0]
         return self.transform.soft_threshold(w.copy(), threshold)
 
-    def norm(self, w: np.ndarray) -> np.ndarray:
+    def norm(self, w: Array) -> Array:
         """l1 norm of the details."""
+        if is_torch(w):
+            return _torch().detail_l1(w, self.transform.approx_shape)
         return self.transform.detail_l1(w)
 
     def keep(self, index: np.ndarray) -> None:
@@ -281,7 +301,7 @@ def make_regularizer(
     levels: int | None = None,
     cycle_spin: bool = False,
     slice_seeds: list[int] | None = None,
-    tv_iter: int = 5,
+    tv_iter: int = DEFAULT_TV_ITER,
 ) -> Regularizer:
     """Build a regulariser by name.
 
@@ -306,6 +326,7 @@ def make_regularizer(
     if reg == "tv-aniso":
         return TotalVariation(shape, False, tv_iter)
     if reg == "wavelet":
+        check_wavelet(wavelet)
         return WaveletL1(shape, wavelet, levels, cycle_spin, slice_seeds)
     raise UsageError(f"unknown regulariser {reg!r}; choose one of {', '.join(REGULARIZERS)}")
 
@@ -317,5 +338,6 @@ __all__ = [
     "TotalVariation",
     "WaveletL1",
     "WaveletTransform",
+    "check_wavelet",
     "make_regularizer",
 ]

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from csmri.defaults import DEFAULT_TV_ITER
 from csmri.errors import UsageError
 from csmri.kernel import per_image_thresholds
 from csmri.regularizers import tv_kernels
@@ -200,7 +201,7 @@ def tv_prox(
     v: np.ndarray,
     mu: float,
     isotropic: bool = True,
-    n_iter: int = 10,
+    n_iter: int = DEFAULT_TV_ITER,
     p0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Prox of ``mu * TV`` by fast gradient projection on the dual (Beck-Teboulle FGP).

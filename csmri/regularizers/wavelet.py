@@ -30,19 +30,34 @@ from csmri.errors import UsageError
 from csmri.kernel import per_image_thresholds
 from csmri.regularizers import dwt
 
-WAVELETS: tuple[str, ...] = tuple(pywt.wavelist(kind="discrete"))
+WAVELETS: tuple[str, ...] = tuple(
+    name for name in pywt.wavelist(kind="discrete") if pywt.Wavelet(name).orthogonal
+)
+"""The orthogonal PyWavelets wavelets: the only ones the exact prox accepts."""
 
 
-def _check_wavelet(name: str) -> pywt.Wavelet:
-    if name not in WAVELETS:
-        raise UsageError(
-            f"unknown wavelet {name!r}; choose a PyWavelets discrete wavelet, e.g. "
-            "haar, db1..db38, sym2..sym20, coif1..coif17"
-        )
-    wavelet = pywt.Wavelet(name)
-    if not wavelet.orthogonal:
-        raise UsageError(f"wavelet {name!r} is not orthogonal; choose e.g. db4, sym8, haar")
-    return wavelet
+def check_wavelet(name: object) -> pywt.Wavelet:
+    """The wavelet called ``name``, or :class:`UsageError` (the one check every caller uses).
+
+    Parameters
+    ----------
+    name : str
+        PyWavelets name; it must be a discrete, orthogonal wavelet (``bior*`` and
+        ``rbio*`` are biorthogonal and refused, as are unknown names).
+
+    Returns
+    -------
+    pywt.Wavelet
+        The wavelet.
+    """
+    if name in WAVELETS:
+        return pywt.Wavelet(name)
+    known = isinstance(name, str) and name in pywt.wavelist(kind="discrete")
+    problem = "is not orthogonal" if known else "is not a known wavelet"
+    raise UsageError(
+        f"wavelet {name!r} {problem}; choose an orthogonal PyWavelets wavelet such as "
+        "haar, db1..db38, sym2..sym20, coif1..coif17"
+    )
 
 
 def complex_abs(c: np.ndarray) -> np.ndarray:
@@ -72,7 +87,7 @@ class WaveletTransform:
     def __init__(
         self, image_shape: tuple[int, int], wavelet: str = "db4", levels: int | None = None
     ) -> None:
-        self.wavelet = _check_wavelet(wavelet)
+        self.wavelet = check_wavelet(wavelet)
         h, w = (int(s) for s in image_shape[-2:])
         if levels is None:
             levels = max(1, pywt.dwt_max_level(min(h, w), self.wavelet.dec_len))

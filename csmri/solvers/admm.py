@@ -1,85 +1,255 @@
-"""ADMM with an exact, k-space-diagonal x-update (no inner CG).
+"""ADMM for ``1/2||A x - y||^2 + sum_i lam_i ||K_i x||`` with the operator's normal solve.
 
-Splitting ``z = K x`` (``K = D`` circular differences for TV, ``K = W`` the
+Splitting ``z_i = K_i x`` (``K = D`` circular differences for TV, ``K = W`` the
 orthogonal wavelet on the padded domain), the scaled-form iteration is
 
-* ``x = argmin 1/2||M F x - y||^2 + rho/2 ||K x - z + u||^2``:
-  for TV, ``D^H D = F^H Lambda F`` so ``F x = (y + rho F D^H (z - u)) / (M + rho Lambda)``;
-  for wavelets, ``W^H W = I`` on the padded domain: the pad takes ``W^H (z - u)``
-  and the image ``F x = (y + rho F crop(W^H (z - u))) / (M + rho)``.
-  Frequencies with ``M + rho Lambda = 0`` (unsampled and unpenalised) are set to 0.
-* ``z = shrink(K x + u, lam / rho)``; ``u += K x - z``.
+* ``x = argmin 1/2||A x - y||^2 + rho/2 sum_i ||K_i x - z_i + u_i||^2``, i.e.
+  ``(A^H A + rho G) x = A^H y + rho sum_i K_i^H (z_i - u_i)`` with
+  ``G = sum_i K_i^H K_i``: ``D^H D`` and ``W^H W = I`` are diagonal in k-space,
+  so for the single-coil operator the solve is exact, one FFT pair
+  (:meth:`csmri.linop.Cartesian.solve_normal`, or the fused uncentred kernel on
+  NumPy); SENSE has no closed form and uses warm-started conjugate gradients,
+  whose final relative residual is recorded per iteration (``History.cg_residual``).
+  The wavelet's pad has no data term: it takes ``W^H (z - u)`` directly.
+* ``z_i = shrink(K_i x + u_i, lam_i / rho)``; ``u_i += K_i x - z_i``.
 
-Per iteration: one FFT pair plus ``K`` and ``K^H``.
+A sum of terms (TV + wavelet, the prior of Lustig et al. 2007) needs nothing
+more: every term adds its ``K_i^H K_i`` to ``G``.
 
 Choice of rho: the data are normalised so that the image's robust maximum is
 about 1 (:mod:`csmri.scaling`), and the data term has curvature 1 on sampled
 frequencies, so the default starting value is ``rho = 1`` for wavelets and
 ``rho = 10 * lam`` (clipped to ``[1e-3, 1]``) for TV (TV's ``D^H D`` has norm 8, and
 useful lambdas are 1e-3..3e-2; this start reached the FISTA optimum to 1e-6 relative
-objective on the test problems, not a tuned optimum).  It is then adapted per slice by residual
-balancing (Boyd et al. 2011, section 3.4.1): every 5 iterations, if the primal
-residual exceeds 10x the dual residual rho is doubled, in the opposite case
-halved (the scaled dual ``u`` is rescaled accordingly).  Changing rho only
-recomputes the diagonal ``M + rho Lambda``.
+objective on the test problems, not a tuned optimum); a sum starts from its first
+term's value.  It is then adapted per slice by residual balancing (Boyd et al.
+2011, section 3.4.1): every 5 iterations, if the primal residual exceeds 10x the
+dual residual rho is doubled, in the opposite case halved (the scaled duals are
+rescaled accordingly).
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from csmri.backend import squared_norms
-from csmri.regularizers import Regularizer
-from csmri.solvers import kernels
-from csmri.solvers.data import CartesianData
-from csmri.solvers.history import History, check_finite, relative_change_from_norms
-from csmri.solvers.proximal_gradient import Callback
+from csmri.arrays import is_torch
+from csmri.errors import UsageError
+from csmri.regularizers import Regularizer, WaveletL1
+from csmri.solvers.data import CartesianFast, LeastSquares
+from csmri.solvers.history import History, relative_change_from_norms
+from csmri.solvers.norms import squared_norms, to_numpy
+from csmri.solvers.runner import Callback, run
+from csmri.solvers.splitting import Split
 
 BALANCE_EVERY = 5
 BALANCE_MU = 10.0
 BALANCE_TAU = 2.0
 
+Terms = Sequence[tuple[Regularizer, float]]
+"""A sum of regulariser terms ``(regulariser, lambda)``."""
+
 
 def default_rho(reg: Regularizer, lam: float) -> float:
     """The starting penalty (see the module docstring)."""
-    if reg.gram_kspace is None:
+    if reg.gram is None:
         return 1.0
     return float(np.clip(10.0 * lam, 1e-3, 1.0))
 
 
-def _norms(w: np.ndarray, slice_axis: int) -> np.ndarray:
-    return np.sqrt(squared_norms(w, slice_axis))
+def make_splits(terms: Terms) -> tuple[list[Split], Regularizer]:
+    """The split terms and the regulariser whose domain is the solver's variable."""
+    terms = list(terms)
+    if not terms:
+        raise UsageError("ADMM needs at least one regulariser term")
+    wavelets = [reg for reg, _ in terms if isinstance(reg, WaveletL1)]
+    owner = wavelets[0] if wavelets else terms[0][0]
+    shapes = {w.transform.padded_shape for w in wavelets}
+    if len(shapes) > 1:
+        raise UsageError("wavelet terms of a sum must share one padded size (the same levels)")
+    splits = []
+    for reg, lam in terms:
+        embedded = wavelets and not isinstance(reg, WaveletL1)
+        crop = owner.to_image if embedded else None
+        pad = owner.to_variable if embedded else None
+        splits.append(Split(reg, lam, crop, pad))
+    return splits, owner
+
+
+class ADMM:
+    """One ADMM run on a batch (driven by :func:`csmri.solvers.runner.run`)."""
+
+    def __init__(
+        self,
+        data: LeastSquares | CartesianFast,
+        terms: Terms,
+        rho: float | None,
+        adaptive: bool,
+    ) -> None:
+        self.data = data
+        self.splits, self.owner = make_splits(terms)
+        self.adaptive = adaptive
+        first = self.splits[0]
+        self.rho = np.full(
+            data.y.shape[0], default_rho(first.reg, first.lam) if rho is None else float(rho)
+        )
+        # G = sum_i K_i^H K_i on the image: eigenvalues in centred k-space (None: a multiple of I).
+        grams = [s.reg.gram for s in self.splits]
+        if all(g is None for g in grams):
+            self.gram, self.identity_weight = None, float(len(grams))
+        else:
+            shape = next(g for g in grams if g is not None).shape
+            self.gram = sum(np.ones(shape, np.float32) if g is None else g for g in grams)
+            self.identity_weight = 1.0
+        self.pad_weight = float(sum(isinstance(s.reg, WaveletL1) for s in self.splits))
+        self.x = self.owner.to_variable(data.zero_filled())
+        self.z = [s.analysis(self.x) for s in self.splits]
+        self.u = [_zeros_like(z) for z in self.z]
+        self.b = self._synthesise(self.z)[0]
+        self.iteration = 0
+
+    def _synthesise(self, z_old: list) -> tuple[Any, np.ndarray]:
+        b, dual_sq = None, 0.0
+        for split, z, u, zo in zip(self.splits, self.z, self.u, z_old, strict=True):
+            part, d = split.synthesise(z, u, zo)
+            b = part if b is None else b + part
+            dual_sq = dual_sq + d
+        return b, dual_sq
+
+    def _x_update(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        owner, b = self.owner, self.b
+        rho = self.rho * self.identity_weight
+        image, data_term, diff_sq, new_sq = self.data.solve(owner.to_image(b), rho, self.gram)
+        if owner.to_image(b) is b:
+            return image, data_term, diff_sq, new_sq
+        pad = b if self.pad_weight == 1 else b / self.pad_weight
+        if is_torch(b):
+            x = pad - owner.to_variable(owner.to_image(pad)) + owner.to_variable(image)
+        else:
+            x = pad  # the pad keeps K^H (z - u) / (wavelet terms); the image is replaced
+            owner.to_image(x)[...] = image
+        return x, data_term, diff_sq, new_sq
+
+    def step(self) -> dict[str, np.ndarray]:
+        """One iteration."""
+        self.iteration += 1
+        x, data_term, diff_sq, new_sq = self._x_update()
+        objective = data_term
+        primal_sq = 0.0
+        z_old = self.z
+        z_new, u_new = [], []
+        for split, z, u in zip(self.splits, self.z, self.u, strict=True):
+            zn, un, value, p_sq = split.update(x, z, u, split.lam / self.rho)
+            z_new.append(zn)
+            u_new.append(un)
+            objective = objective + split.lam * to_numpy(value)
+            primal_sq = primal_sq + p_sq
+        self.x, self.z, self.u = x, z_new, u_new
+        self.b, dual_sq = self._synthesise(z_old)
+        primal = np.sqrt(primal_sq)
+        dual = self.rho * np.sqrt(dual_sq)
+        stats = {
+            "objective": objective,
+            "relative_change": relative_change_from_norms(diff_sq, new_sq),
+            "primal_residual": primal,
+            "dual_residual": dual,
+            "rho": self.rho.copy(),
+        }
+        if self.data.last_cg_residual is not None:
+            stats["cg_residual"] = self.data.last_cg_residual
+        if self.adaptive and self.iteration % BALANCE_EVERY == 0:
+            self._balance(primal, dual)
+        return stats
+
+    def _balance(self, primal: np.ndarray, dual: np.ndarray) -> None:
+        up = primal > BALANCE_MU * dual
+        down = dual > BALANCE_MU * primal
+        if up.any() or down.any():
+            factor = np.where(up, BALANCE_TAU, np.where(down, 1.0 / BALANCE_TAU, 1.0))
+            self.rho = self.rho * factor
+            self.u = [s.scale_dual(u, factor) for s, u in zip(self.splits, self.u, strict=True)]
+            self.b = self._synthesise(self.z)[0]  # u changed: recompute K^H (z - u)
+
+    def images(self) -> Any:
+        """Current images of the active slices."""
+        return self.owner.to_image(self.x)
+
+    def converged(self, stats: dict[str, np.ndarray], tol: float) -> np.ndarray:
+        """Relative change, relative primal and relative dual residuals all below ``tol``."""
+        kx = sum(s.norms(s.analysis(self.x)) ** 2 for s in self.splits)
+        zz = sum(s.norms(z) ** 2 for s, z in zip(self.splits, self.z, strict=True))
+        scale_p = np.maximum(np.sqrt(np.maximum(kx, zz)), 1e-30)
+        ku = sum(
+            (s.norms(u) if s.orthogonal else _image_norms(s.synthesis(u))) ** 2
+            for s, u in zip(self.splits, self.u, strict=True)
+        )
+        scale_d = np.maximum(self.rho * np.sqrt(ku), 1e-30)
+        return (
+            (stats["relative_change"] < tol)
+            & (stats["primal_residual"] / scale_p < tol)
+            & (stats["dual_residual"] / scale_d < tol)
+        )
+
+    def keep(self, index: np.ndarray) -> None:
+        """Drop finished slices from the batch."""
+        self.x, self.b = _take(self.x, index), _take(self.b, index)
+        self.z = [s.take(z, index) for s, z in zip(self.splits, self.z, strict=True)]
+        self.u = [s.take(u, index) for s, u in zip(self.splits, self.u, strict=True)]
+        self.rho = self.rho[index]
+        self.data.keep(index)
+        for split in self.splits:
+            split.reg.keep(index)
+
+
+def _image_norms(a: Any) -> np.ndarray:
+    return np.sqrt(squared_norms(a))
+
+
+def _zeros_like(a: Any) -> Any:
+    if is_torch(a):
+        import torch
+
+        return torch.zeros_like(a)
+    return np.zeros_like(a)
+
+
+def _take(a: Any, index: np.ndarray) -> Any:
+    if is_torch(a):
+        import torch
+
+        return a[torch.as_tensor(index, device=a.device)]
+    return a[index]
 
 
 def admm(
-    data: CartesianData,
-    reg: Regularizer,
-    lam: float,
+    data: LeastSquares | CartesianFast,
+    reg: Regularizer | Terms,
+    lam: float | None = None,
     max_iter: int = 100,
     tol: float = 0.0,
     rho: float | None = None,
     adaptive: bool = True,
     callback: Callback | None = None,
-) -> tuple[np.ndarray, list[History]]:
-    """Solve ``min 1/2||M F x - y||^2 + lam ||K x||`` by ADMM on a batch of slices.
+) -> tuple[Any, list[History]]:
+    """Solve ``min 1/2||A x - y||^2 + sum_i lam_i ||K_i x||`` by ADMM on a batch of slices.
 
     Parameters
     ----------
-    data : CartesianData
-        Data term for ``S`` slices (normalised units).
-    reg : Regularizer
-        TV or wavelet regulariser (its ``K``, ``K^H``, shrinkage and spectrum).
-    lam : float
-        Regularisation weight (>= 0).
+    data : LeastSquares or CartesianFast
+        Data term for ``S`` slices (normalised units), from :func:`csmri.solvers.least_squares`.
+    reg : Regularizer or sequence of (Regularizer, float)
+        One regulariser (weighted by ``lam``) or a sum of ``(regulariser, lambda)`` terms.
+    lam : float, optional
+        Weight of a single regulariser (>= 0); omit it for a sum of terms.
     max_iter : int
         Maximum iterations.
     tol : float
         Stop a slice when its relative change in ``x`` and its relative primal
         and dual residuals are all below ``tol`` (0 runs ``max_iter`` iterations).
     rho : float, optional
-        Starting penalty; :func:`default_rho` when omitted.
+        Starting penalty; :func:`default_rho` of the first term when omitted.
     adaptive : bool
         Residual balancing of rho.
     callback : callable, optional
@@ -88,104 +258,18 @@ def admm(
 
     Returns
     -------
-    images : ndarray of complex64, shape (S, H, W)
-        Solutions in normalised units.
+    images : ndarray or torch.Tensor, shape (S, H, W)
+        Solutions in normalised units, of the data's kind and device.
     histories : list of History
-        One per slice, with primal/dual residuals and rho.
+        One per slice, with primal/dual residuals, rho and (CG solves) the CG residual.
     """
-    n_slices = data.y.shape[0]
-    histories = [History() for _ in range(n_slices)]
-    result = np.empty(data.y.shape, dtype=np.complex64)
-    active = np.arange(n_slices)
-    y = data.y
-    mask = data.mask
-    gram = reg.gram_kspace
-    ax = reg.slice_axis
-
-    rho_s = np.full(n_slices, default_rho(reg, lam) if rho is None else float(rho))
-
-    def denominator(rho_values: np.ndarray) -> np.ndarray:
-        r = rho_values.astype(np.float32).reshape(-1, 1, 1)
-        den = mask + r * (gram if gram is not None else np.float32(1.0))
-        # 0 where unsampled and unpenalised: that frequency is set to zero.
-        return np.where(den > 0, 1.0 / np.where(den > 0, den, 1.0), 0.0).astype(np.float32)
-
-    def bshape(values: np.ndarray) -> np.ndarray:
-        shape = [1] * (4 if ax == 1 else 3)
-        shape[ax] = -1
-        return values.astype(np.float32).reshape(shape)
-
-    inv_den = denominator(rho_s)
-    x = reg.to_variable(data.zero_filled(y))
-    z = reg.analysis(x)
-    u = np.zeros_like(z)
-    b, _ = reg.admm_synthesis(z, u, z)  # K^H (z - u), the next x-update's input
-    k_prev = y.copy()  # F crop(x0) = F F^H y = y
-    first: np.ndarray | None = None
-    for it in range(1, max_iter + 1):
-        start = time.perf_counter()
-        k = data.forward_full(reg.to_image(b))
-        data_term, diff_sq, new_sq = kernels.admm_kspace_update(
-            k, k_prev, y, mask, rho_s.astype(np.float32), inv_den
-        )
-        x_new = b  # the pad (wavelets) keeps K^H (z - u); the image part is replaced
-        if reg.to_image(x_new) is x_new:
-            x_new = data.backend.ifft2(k)
-        else:
-            reg.to_image(x_new)[...] = data.backend.ifft2(k)
-        z_new, reg_value, primal_sq = reg.admm_update(x_new, z, u, lam / rho_s)
-        objective = data_term + lam * reg_value
-        b, dual_sq = reg.admm_synthesis(z_new, u, z)
-        primal = np.sqrt(primal_sq)
-        dual = rho_s * np.sqrt(dual_sq)
-        change = relative_change_from_norms(diff_sq, new_sq)  # of the image, by Parseval
-        x, z, k_prev = x_new, z_new, k
-        elapsed = time.perf_counter() - start
-
-        if first is None:
-            first = objective.copy()
-        check_finite(objective, first, it, "admm")
-        for j, s in enumerate(active):
-            h = histories[s]
-            h.objective.append(float(objective[j]))
-            h.relative_change.append(float(change[j]))
-            h.primal_residual.append(float(primal[j]))
-            h.dual_residual.append(float(dual[j]))
-            h.rho.append(float(rho_s[j]))
-            h.time.append(elapsed)
-        if callback is not None:
-            callback(it, active.copy(), objective.copy(), reg.to_image(x))
-
-        if adaptive and it % BALANCE_EVERY == 0:
-            up = primal > BALANCE_MU * dual
-            down = dual > BALANCE_MU * primal
-            if up.any() or down.any():
-                factor = np.where(up, BALANCE_TAU, np.where(down, 1.0 / BALANCE_TAU, 1.0))
-                rho_s = rho_s * factor
-                u *= bshape(1.0 / factor)
-                inv_den = denominator(rho_s)
-                b, _ = reg.admm_synthesis(z, u, z)  # u changed: recompute K^H (z - u)
-
-        if tol > 0:
-            scale_p = np.maximum(np.maximum(_norms(reg.analysis(x), ax), _norms(z, ax)), 1e-30)
-            orthogonal = reg.gram_kspace is None  # K^H K = I: ||K^H u|| = ||u||
-            synthesised_u = _norms(u, ax) if orthogonal else _norms(reg.synthesis(u), 0)
-            scale_d = np.maximum(rho_s * synthesised_u, 1e-30)
-            converged = (change < tol) & (primal / scale_p < tol) & (dual / scale_d < tol)
-        else:
-            converged = np.zeros(len(active), dtype=bool)
-        done = converged | (it == max_iter)
-        if done.any():
-            result[active[done]] = reg.to_image(x[done])
-            for s in active[converged]:
-                histories[s].converged = True
-            keep = np.flatnonzero(~done)
-            if keep.size == 0:
-                break
-            active, x, y, rho_s = active[keep], x[keep], y[keep], rho_s[keep]
-            b, k_prev = b[keep], k_prev[keep]
-            z, u = np.take(z, keep, axis=ax), np.take(u, keep, axis=ax)
-            first = first[keep]
-            inv_den = inv_den[keep]
-            reg.keep(keep)
-    return result, histories
+    if isinstance(reg, Regularizer):
+        if lam is None:
+            raise UsageError("admm needs lam for a single regulariser")
+        terms: Terms = [(reg, float(lam))]
+    else:
+        if lam is not None:
+            raise UsageError("pass the weights inside the terms of a sum, not as lam")
+        terms = list(reg)
+    solver = ADMM(data, terms, rho, adaptive)
+    return run(solver, data.y.shape[0], "admm", max_iter, tol, callback)

@@ -1,23 +1,35 @@
-"""The data term ``1/2 ||M F_c x - y||^2`` rewritten in uncentred FFT coordinates.
+"""The data term ``1/2 ||A x - y||^2`` of a linear operator, as the solvers use it.
 
-With ``F_c x = fftshift(F(ifftshift(x)))`` and ``F`` the uncentred orthonormal
-FFT, the circular shift in image space is a unit-modulus diagonal ``phi`` in
-k-space: ``F(ifftshift(x)) = phi * F(x)``.  Hence, for any (odd or even) size,
+:func:`least_squares` picks one of two implementations with the same interface:
 
-``||M_c F_c x - y|| = ||M_u F x - y_u||``  with  ``M_u = ifftshift(M_c)``,
-``y_u = conj(phi) * ifftshift(y)``,
+* :class:`LeastSquares`, for any :class:`csmri.linop.LinearOperator` on NumPy arrays
+  or torch tensors: ``A``, ``A^H``, the operator's exact normal solve where it
+  has one and warm-started conjugate gradients where it has not (SENSE);
+* :class:`CartesianFast`, the NumPy fast path of the single-coil
+  :class:`csmri.linop.Cartesian` operator, which works in uncentred FFT
+  coordinates with fused Numba kernels.  With ``F_c x = fftshift(F(ifftshift(x)))``
+  and ``F`` the uncentred orthonormal FFT, the circular shift in image space is a
+  unit-modulus diagonal ``phi`` in k-space, so for any (odd or even) size
+  ``||M_c F_c x - y|| = ||M_u F x - y_u||`` with ``M_u = ifftshift(M_c)`` and
+  ``y_u = conj(phi) * ifftshift(y)``: no shift copies, the image is unchanged.
 
-so the solvers use plain ``scipy.fft`` (no shift copies) and the image ``x`` is
-unchanged.  ``F`` has norm 1 and ``M`` is 0/1, so the gradient
-``F^H M_u (M_u F x - y_u)`` is exactly 1-Lipschitz.
+Both keep a *spectrum* ``k`` of an iterate (``A x``, or ``F x`` on the fast path):
+it is linear in ``x``, so solvers combine spectra as they combine iterates and
+never transform twice.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from csmri.backend import Backend
+from csmri.arrays import constant_like, is_torch
+from csmri.backend import get_backend
+from csmri.linop import Cartesian, LinearOperator, Sense
 from csmri.solvers import kernels
+from csmri.solvers.cg import conjugate_gradient
+from csmri.solvers.norms import squared_norms
 
 
 def shift_phase(shape: tuple[int, int]) -> np.ndarray:
@@ -29,8 +41,135 @@ def shift_phase(shape: tuple[int, int]) -> np.ndarray:
     return (pv[:, None] * ph[None, :]).astype(np.complex64)
 
 
-class CartesianData:
-    """Masked single-coil Cartesian data term on a batch of slices, uncentred.
+def least_squares(op: LinearOperator, y: Any, **kwargs: Any) -> LeastSquares | CartesianFast:
+    """The data term of ``op`` and measurements ``y`` (the fast path where it applies).
+
+    Parameters
+    ----------
+    op : LinearOperator
+        Forward model; its input is one image per slice, ``(S, H, W)``.
+    y : ndarray or torch.Tensor
+        Measurements ``(S, *op.oshape)``; their kind and device choose the backend.
+    **kwargs
+        ``cg_tol`` and ``cg_iter`` for :class:`LeastSquares`.
+
+    Returns
+    -------
+    LeastSquares or CartesianFast
+        :class:`CartesianFast` for a :class:`Cartesian` operator on a NumPy
+        ``complex64`` stack, else :class:`LeastSquares`.
+    """
+    if type(op) is Cartesian and not is_torch(y) and np.asarray(y).dtype == np.complex64:
+        return CartesianFast(y, op.mask)
+    return LeastSquares(op, y, **kwargs)
+
+
+class LeastSquares:
+    """``1/2 ||A x - y||^2`` for any operator, on NumPy arrays or torch tensors.
+
+    Parameters
+    ----------
+    op : LinearOperator
+        Forward model.
+    y : ndarray or torch.Tensor, shape (S, *oshape)
+        Measurements (normalised units).
+    cg_tol : float
+        Relative residual at which the conjugate-gradient normal solve stops.
+    cg_iter : int
+        Most CG iterations per normal solve.
+    """
+
+    def __init__(self, op: LinearOperator, y: Any, cg_tol: float = 1e-4, cg_iter: int = 20):
+        self.op = op
+        self.y = y
+        self.cg_tol = float(cg_tol)
+        self.cg_iter = int(cg_iter)
+        self.last_cg_residual: np.ndarray | None = None
+        self._x_prev: Any = None
+        self._lipschitz: float | None = None
+
+    @property
+    def lipschitz(self) -> float:
+        """``||A^H A||``: 1 for a masked FFT, ``max sum_c |S_c|^2`` bounds it for SENSE."""
+        if self._lipschitz is None:
+            if isinstance(self.op, Sense):
+                maps = self.op.maps
+                power = (maps.abs() ** 2 if is_torch(maps) else np.abs(maps) ** 2).sum(-3)
+                self._lipschitz = float(power.max())
+            elif isinstance(self.op, Cartesian):
+                self._lipschitz = 1.0
+            else:
+                self._lipschitz = power_iteration(self.op, self.zero_filled())
+        return self._lipschitz
+
+    def zero_filled(self) -> Any:
+        """``A^H y``."""
+        return self.op.adjoint(self.y)
+
+    def forward(self, x: Any) -> Any:
+        """The spectrum ``A x`` of an image stack."""
+        return self.op.forward(x)
+
+    def value(self, k: Any) -> np.ndarray:
+        """``1/2 ||k - y||^2`` per slice (float64) for a spectrum ``k = A x``."""
+        return 0.5 * squared_norms(k - self.y)
+
+    def gradient(self, k: Any) -> Any:
+        """``A^H (A x - y)`` given ``k = A x``."""
+        return self.op.adjoint(k - self.y)
+
+    def solve(
+        self, b: Any, rho: np.ndarray, gram: np.ndarray | None
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        """ADMM's x-update: ``x = (A^H A + rho G)^-1 (A^H y + rho b)``.
+
+        Exact when the operator has a closed form, else by CG warm-started at the
+        previous solution (its final relative residual is kept in ``last_cg_residual``).
+
+        Returns
+        -------
+        x : array, shape (S, H, W)
+            The solution.
+        data_term, diff_sq, new_sq : ndarray of float64, shape (S,)
+            ``1/2 ||A x - y||^2``, ``||x - x_prev||^2`` and ``||x||^2``.
+        """
+        rhs = self.zero_filled() + _per_slice(rho, b) * b
+        x = self.op.solve_normal(rhs, rho, gram)
+        if x is None:
+            x, self.last_cg_residual = self._cg(rhs, rho, gram)
+        previous = self._x_prev if self._x_prev is not None else self.zero_filled()
+        diff_sq, new_sq = squared_norms(x - previous), squared_norms(x)
+        self._x_prev = x
+        return x, self.value(self.forward(x)), diff_sq, new_sq
+
+    def _cg(self, rhs: Any, rho: np.ndarray, gram: np.ndarray | None) -> tuple[Any, np.ndarray]:
+        from csmri.fft import fft2c, ifft2c
+
+        weight = _per_slice(rho, rhs)
+        if gram is None:
+
+            def apply(x: Any) -> Any:
+                return self.op.normal(x) + weight * x
+        else:
+            eig = constant_like(gram, rhs)
+
+            def apply(x: Any) -> Any:
+                return self.op.normal(x) + weight * ifft2c(eig * fft2c(x))
+
+        start = self._x_prev if self._x_prev is not None else rhs
+        return conjugate_gradient(apply, rhs, start, self.cg_tol, self.cg_iter)
+
+    def keep(self, index: np.ndarray) -> None:
+        """Keep only the slices ``index`` (batch compaction)."""
+        self.y = self.y[_index(index, self.y)]
+        if self._x_prev is not None:
+            self._x_prev = self._x_prev[_index(index, self._x_prev)]
+        if isinstance(self.op, Sense) and len(self.op.maps.shape) == 4:
+            self.op = Sense(self.op.maps[_index(index, self.op.maps)], self.op.mask)
+
+
+class CartesianFast:
+    """The single-coil Cartesian data term on a NumPy ``complex64`` stack, uncentred.
 
     Parameters
     ----------
@@ -38,11 +177,12 @@ class CartesianData:
         Centred, masked k-space (already divided by the data scale).
     mask : ndarray, shape (W,) or (H, W)
         Centred sampling mask (nonzero = sampled).
-    backend : Backend
-        FFT provider.
     """
 
-    def __init__(self, kspace: np.ndarray, mask: np.ndarray, backend: Backend) -> None:
+    lipschitz = 1.0
+    last_cg_residual = None
+
+    def __init__(self, kspace: np.ndarray, mask: np.ndarray) -> None:
         h, w = kspace.shape[-2:]
         mask = np.asarray(mask)
         mask2d = np.broadcast_to(mask if mask.ndim == 2 else mask[None, :], (h, w))
@@ -50,28 +190,79 @@ class CartesianData:
         phase = shift_phase((h, w))
         self.y = (np.conj(phase) * np.fft.ifftshift(kspace, axes=(-2, -1))).astype(np.complex64)
         self.y *= self.mask
-        self.backend = backend
+        self.backend = get_backend()
         self.shape = (h, w)
+        self._k_prev = self.y.copy()  # F x0 = F F^H y = y for the zero-filled start
+        self._den_key: tuple | None = None
+        self._inv_den: np.ndarray | None = None
 
-    def forward_full(self, x: np.ndarray) -> np.ndarray:
-        """``F x`` (uncentred, unmasked)."""
+    def zero_filled(self) -> np.ndarray:
+        """``A^H y``: the zero-filled image."""
+        return self.backend.ifft2(self.y)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The spectrum ``F x`` (uncentred, unmasked)."""
         return self.backend.fft2(x)
 
-    def residual_from_kspace(self, kx: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        """``M (F x) - y`` given ``F x`` (zero off the mask, since ``y`` is masked)."""
-        y = self.y if y is None else y
-        r = np.empty_like(kx)
-        kernels.masked_residual(kx, self.mask, y, r)
-        return r
+    def value(self, k: np.ndarray) -> np.ndarray:
+        """``1/2 ||M k - y||^2`` per slice (float64) given ``k = F x``."""
+        return kernels.data_value(k, self.mask, self.y)
 
-    def value_from_kspace(self, kx: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        """``1/2 ||M F x - y||^2`` per slice given ``F x`` (float64)."""
-        return kernels.data_value(kx, self.mask, self.y if y is None else y)
+    def gradient(self, k: np.ndarray) -> np.ndarray:
+        """``F^H M (M F x - y)`` given ``k = F x``: the residual is already zero off the mask."""
+        r = np.empty_like(k)
+        kernels.masked_residual(k, self.mask, self.y, r)
+        return self.backend.ifft2(r)
 
-    def gradient_from_kspace(self, kx: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        """``F^H M (M F x - y)`` given ``F x``: the residual is already zero off the mask."""
-        return self.backend.ifft2(self.residual_from_kspace(kx, y))
+    def solve(
+        self, b: np.ndarray, rho: np.ndarray, gram: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """ADMM's x-update, exactly, in one FFT pair and one fused pass (see :class:`LeastSquares`).
 
-    def zero_filled(self, y: np.ndarray | None = None) -> np.ndarray:
-        """``A^H y``: the zero-filled image."""
-        return self.backend.ifft2(self.y if y is None else y)
+        ``gram`` is given in centred k-space, as the regularisers report it.
+        """
+        key = (tuple(np.asarray(rho).tolist()), None if gram is None else id(gram))
+        if key != self._den_key:
+            r = np.asarray(rho, dtype=np.float32).reshape(-1, 1, 1)
+            g = np.float32(1.0) if gram is None else np.fft.ifftshift(gram).astype(np.float32)
+            den = self.mask + r * g
+            safe = np.where(den > 0, den, 1.0)
+            self._inv_den = np.where(den > 0, 1.0 / safe, 0.0).astype(np.float32)
+            self._den_key = key
+        k = self.backend.fft2(b)
+        data_term, diff_sq, new_sq = kernels.admm_kspace_update(
+            k, self._k_prev, self.y, self.mask, np.asarray(rho, dtype=np.float32), self._inv_den
+        )
+        self._k_prev = k
+        return self.backend.ifft2(k), data_term, diff_sq, new_sq
+
+    def keep(self, index: np.ndarray) -> None:
+        """Keep only the slices ``index`` (batch compaction)."""
+        self.y = self.y[index]
+        self._k_prev = self._k_prev[index]
+        self._den_key = None
+
+
+def _index(index: np.ndarray, like: Any) -> Any:
+    if is_torch(like):
+        import torch
+
+        return torch.as_tensor(np.asarray(index), device=like.device)
+    return index
+
+
+def _per_slice(rho: np.ndarray, like: Any) -> Any:
+    return constant_like(np.asarray(rho, dtype=np.float64), like)[:, None, None]
+
+
+def power_iteration(op: LinearOperator, start: Any, iterations: int = 30) -> float:
+    """An estimate of ``||A^H A||`` from below, raised 5% to be a safe Lipschitz constant."""
+    x = start
+    value = 1.0
+    for _ in range(iterations):
+        norm = float(np.sqrt(squared_norms(x).max()))
+        if norm == 0:
+            return 1.0
+        x = op.normal(x / norm)
+        value = float(np.sqrt(squared_norms(x).max()))
+    return 1.05 * value

@@ -28,6 +28,9 @@ class History:
         proximal gradient).
     rho : list of float
         ADMM penalty per iteration (empty for proximal gradient).
+    cg_residual : list of float
+        ADMM with a conjugate-gradient normal solve (SENSE): the relative residual
+        ``||b - M x|| / ||b||`` the solve ended at (empty for exact solves).
     time : list of float
         Seconds of the iteration, for the whole batch the slice was solved in.
     converged : bool
@@ -39,6 +42,7 @@ class History:
     primal_residual: list[float] = field(default_factory=list)
     dual_residual: list[float] = field(default_factory=list)
     rho: list[float] = field(default_factory=list)
+    cg_residual: list[float] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
     converged: bool = False
 

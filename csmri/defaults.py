@@ -1,0 +1,19 @@
+"""The defaults of the CS reconstruction, in one place (every caller reads them from here)."""
+
+from __future__ import annotations
+
+DEFAULT_LAMBDA: dict[str, float] = {"tv": 0.003, "tv-aniso": 0.003, "wavelet": 0.003}
+"""Default lambda per regulariser (normalised units), from the benchmark's best lambdas."""
+
+DEFAULT_SOLVER: dict[str, str] = {"tv": "admm", "tv-aniso": "admm", "wavelet": "fista"}
+"""As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
+cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT
+pairs against about 4 for FISTA-TV (5 inner FGP steps), at equal quality."""
+
+DEFAULT_TV_ITER = 5
+"""FGP iterations per TV prox, warm-started from the previous dual.  Measured on a 217x181
+brain slice at 4x (lam 0.003, 100 FISTA iterations): 5 inner iterations end 0.13% above
+the objective of 10 and within 0.002 dB PSNR, in 40% less time."""
+
+DEFAULT_CHUNK = 16
+"""Slices solved together (memory bound and vectorisation width)."""
