@@ -63,7 +63,10 @@ def solve_multicoil(
         result = unet_on_rss(kspace, model, device)
     else:
         kind = {"cs": "sense-cs", "zero-filled": "zero-filled", "sense-adjoint": "sense-adjoint"}
-        recon = MulticoilMethod(kind[method], reg, lam, solver, iters, tol, wavelet)
+        cs_device = None if where == "cpu" else where
+        recon = MulticoilMethod(
+            kind[method], reg, lam, solver, iters, tol, wavelet, None, cs_device
+        )
         result = recon.run(kspace, data.mask, maps)
     name = "unet" if method == "unet" else recon.name
     attrs = {

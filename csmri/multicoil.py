@@ -98,8 +98,10 @@ class MulticoilMethod:
     ----------
     kind : str
         Which method.
-    reg, lam, solver, max_iter, tol, wavelet
+    reg, lam, solver, max_iter, tol, wavelet, device
         SENSE-CS options (see :func:`csmri.sense.sense_reconstruct`).
+    label : str, optional
+        Name in tables instead of the default.
     """
 
     kind: str = "sense-cs"
@@ -110,6 +112,7 @@ class MulticoilMethod:
     tol: float = 0.0
     wavelet: str = "db4"
     label: str | None = None
+    device: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("sense-cs", "sense-adjoint", "zero-filled"):
@@ -149,6 +152,7 @@ class MulticoilMethod:
             max_iter=self.max_iter,
             tol=self.tol,
             wavelet=self.wavelet,
+            device=self.device,
         )
         images = np.abs(result.images).astype(np.float32)
         return MethodResult(images, time.perf_counter() - start, result.iterations, result.history)

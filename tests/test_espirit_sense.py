@@ -13,7 +13,7 @@ from csmri.espirit import calibration_region, espirit, lowres_maps
 from csmri.linop import Sense
 from csmri.metrics import psnr
 from csmri.multicoil import compress_coils
-from csmri.sense import SenseData, rss_zero_filled, sense_adjoint, sense_reconstruct
+from csmri.sense import rss_zero_filled, sense_adjoint, sense_reconstruct
 from tests.conftest import random_complex
 
 
@@ -93,20 +93,19 @@ def test_small_calibration_is_refused_with_the_fallback_offered(sim):
     assert np.median(_agreement(sim.maps[0], maps[0])[inside]) > 0.95
 
 
-def test_sense_data_matches_the_operator_layer(rng):
+def test_sense_adjoint_is_the_operator_adjoint_and_rss_the_coil_rss(rng):
     maps = random_complex(rng, (2, 3, 9, 10))
     mask = rng.random((9, 10)) < 0.5
     kspace = random_complex(rng, (2, 3, 9, 10)) * mask
-    x = random_complex(rng, (2, 9, 10))
-    data = SenseData(kspace, mask, maps)
-    op = Sense(maps, mask)
-    np.testing.assert_allclose(data.normal(x), op.normal(x), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(data.adjoint_data(), op.adjoint(kspace), rtol=1e-4, atol=1e-4)
-    residual = op.forward(x) - kspace
     np.testing.assert_allclose(
-        data.value(data.forward(x)), 0.5 * np.sum(np.abs(residual) ** 2, axis=(1, 2, 3)), rtol=1e-4
+        sense_adjoint(kspace, maps), Sense(maps, mask).adjoint(kspace), atol=1e-4
     )
-    np.testing.assert_allclose(sense_adjoint(kspace, maps), op.adjoint(kspace), atol=1e-4)
+    coils = np.fft.fftshift(
+        np.fft.ifft2(np.fft.ifftshift(kspace, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    )
+    np.testing.assert_allclose(
+        rss_zero_filled(kspace), np.sqrt(np.sum(np.abs(coils) ** 2, axis=1)), rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,7 +128,7 @@ def test_fista_and_admm_reach_the_same_tv_objective():
     )
     args = (small.kspace, small.mask, small.maps)
     fista = sense_reconstruct(*args, reg="tv", solver="fista", lam=0.01, max_iter=200)
-    admm = sense_reconstruct(*args, reg="tv", solver="admm", lam=0.01, max_iter=100, cg_iter=8)
+    admm = sense_reconstruct(*args, reg="tv", solver="admm", lam=0.01, max_iter=100)
     f, a = fista.history[0].objective[-1], admm.history[0].objective[-1]
     assert abs(f - a) / f < 5e-3
 
