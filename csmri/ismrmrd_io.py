@@ -5,7 +5,8 @@ Each imaging acquisition is one readout line of all coils.  Lines are placed by
 (row ``W // 2`` of the encoded matrix) and slices by ``idx.slice``; the
 readout's ``center_sample`` goes to column ``H // 2`` (asymmetric echoes are
 zero-filled).  Noise, navigator, calibration-only and phase-correction lines
-are skipped; repeated lines (averages) are averaged.  The layout matches
+are skipped; repeated lines (averages) are averaged; several contrasts,
+repetitions, cardiac phases or sets are refused.  The layout matches
 fastMRI: ``(S, C, H, W)`` with ``H`` the readout and ``W`` the phase encoding.
 Non-Cartesian trajectories and 3-D encodings are refused.
 """
@@ -90,6 +91,14 @@ def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cyc
     if len(coils) != 1:
         raise InputError(f"coil counts differ between acquisitions: {sorted(coils)}", path)
     n_coils = coils.pop()
+    for counter in ("contrast", "repetition", "phase", "set"):
+        values = {getattr(a.idx, counter) for a in lines}
+        if len(values) > 1:
+            raise InputError(
+                f"{len(values)} different {counter} indices: only one image per slice is "
+                "supported (extract one first)",
+                path,
+            )
     kspace = np.zeros((slices, n_coils, h, w), dtype=np.complex128)
     counts = np.zeros((slices, w), dtype=np.int64)
     for acq in lines:

@@ -157,3 +157,18 @@ def test_coil_counts_differing_between_acquisitions_are_refused(tmp_path, stack)
         dataset.append_acquisition(acq)
     with pytest.raises(InputError, match=r"coil counts differ between acquisitions: \[2, 3\]"):
         read_multicoil(path)
+
+
+def test_ismrmrd_with_several_repetitions_is_refused(tmp_path, stack):
+    import ismrmrd
+
+    kspace, mask = stack
+    path = tmp_path / "raw.h5"
+    write_ismrmrd(path, kspace, mask)
+    with ismrmrd.Dataset(str(path), "dataset", mode="a") as dataset:
+        acq = ismrmrd.Acquisition.from_array(np.ones((3, 16), np.complex64))
+        acq.center_sample = 8
+        acq.idx.repetition = 1
+        dataset.append_acquisition(acq)
+    with pytest.raises(InputError, match="2 different repetition indices"):
+        read_multicoil(path)
