@@ -118,7 +118,8 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     default="espirit",
     show_default=True,
     callback=maps_option_check,
-    help="Multi-coil: coil maps by 'espirit', 'lowres', or a file (.cfl, .npy, .h5 sens_maps).",
+    help="Multi-coil: coil maps by 'espirit' (the file's sens_maps when it has them), "
+    "'lowres', or a maps file (.cfl, .npy, .h5 sens_maps).",
 )
 @click.option(
     "--save-maps",
