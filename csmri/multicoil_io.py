@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from csmri.kspace_io import (
     _h5_dataset,
     _validate_target,
     check_npy,
+    read_npy_header,
     require_file,
 )
 
@@ -202,8 +204,8 @@ def is_multicoil(path: str | Path, coil_axis: int | None = None) -> bool:
                 return True
             if suffix == ".npy":
                 return len(check_npy(path)[0]) == 4
-            with np.load(path, allow_pickle=False) as archive:
-                return "kspace" in archive and archive["kspace"].ndim == 4
+            with zipfile.ZipFile(path) as archive, archive.open("kspace.npy") as handle:
+                return len(read_npy_header(handle, path)[0]) == 4  # header only, no data
         if suffix in (".cfl", ".hdr"):
             dims = read_cfl_header(cfl_pair(path)[1])
             return len(dims) > COIL_DIM and dims[COIL_DIM] > 1
