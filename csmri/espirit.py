@@ -12,13 +12,16 @@ ESPIRiT, batched over slices, on the CPU or a GPU (the device follows ``device``
    ``M(r) = sum_d h(d) exp(+2 pi i d.r / N)`` (a centred inverse FFT of the
    zero-padded ``h``), computed on a ``(2k-1)^2`` grid first, so memory is
    ``C^2 H W`` and never ``kernels x C x H x W``;
-4. per pixel, the eigenvector of ``M(r)`` with the largest eigenvalue (batched
-   ``eigh``) is the map; pixels whose eigenvalue is below ``crop`` are zeroed.
+4. per pixel, the eigenvector of ``M(r)`` with the largest eigenvalue (power
+   iteration or batched ``eigh``) is the map; pixels whose eigenvalue is below ``crop`` are zeroed.
 
 The phase of each map set is taken relative to the first principal component of
-the calibration data's coils (as BART), which makes maps deterministic: the CPU
-and the GPU give the same maps up to rounding, unlike an arbitrary per-pixel
-eigenvector phase.  Maps have ``sum_c |S_c|^2 = 1`` where not cropped.
+the calibration data's coils (as BART), so no arbitrary per-pixel eigenvector
+phase is left: the same input gives the same maps on any device up to rounding
+(tested on the CPU across batch sizes; the CUDA comparison test needs a GPU).
+The leading eigenvector comes from 20 power iterations started at that principal
+component (``eig_iter=0``: batched ``eigh``).  Maps have ``sum_c |S_c|^2 = 1``
+where not cropped.
 """
 
 from __future__ import annotations
