@@ -33,8 +33,11 @@ class CsmriError(Exception):
         return one_line(super().__str__())
 
 
-class InputError(CsmriError):
-    """A file or array that cannot be used: the message names the file and the problem."""
+class InputError(CsmriError, ValueError):
+    """A file or array that cannot be used: the message names the file and the problem.
+
+    A :class:`ValueError`, as NumPy callers expect of a bad argument.
+    """
 
     def __init__(self, problem: str, path: object | None = None) -> None:
         self.path = None if path is None else str(path)
@@ -42,8 +45,8 @@ class InputError(CsmriError):
         super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
 
 
-class UsageError(CsmriError):
-    """An option or argument value that makes no sense (exit status 2)."""
+class UsageError(CsmriError, ValueError):
+    """An option or argument value that makes no sense (exit status 2); a :class:`ValueError`."""
 
     exit_code = 2
 

@@ -126,3 +126,24 @@ def test_train_command_writes_a_model_that_solve_can_use(tmp_path, kspace_file):
         "0:1",
     )
     assert np.isfinite(np.load(tmp_path / "out.npy")).all()
+
+
+def test_solve_device_cpu_is_the_numpy_backend_and_cuda_without_a_gpu_is_a_usage_error(
+    tmp_path, kspace_file
+):
+    import torch
+
+    common = ["--reg", "tv", "--iters", "5", "--slices", "0:1"]
+    _solve(kspace_file, "-o", tmp_path / "auto.npy", *common)
+    _solve(kspace_file, "-o", tmp_path / "cpu.npy", *common, "--device", "cpu")
+    auto, cpu = np.load(tmp_path / "auto.npy"), np.load(tmp_path / "cpu.npy")
+    if torch.cuda.is_available():  # auto ran on the GPU, as does cuda
+        np.testing.assert_allclose(auto, cpu, rtol=1e-3, atol=1e-3)
+        _solve(kspace_file, "-o", tmp_path / "gpu.npy", *common, "--device", "cuda")
+        np.testing.assert_allclose(np.load(tmp_path / "gpu.npy"), cpu, rtol=1e-3, atol=1e-3)
+    else:  # auto fell back to the NumPy backend
+        np.testing.assert_array_equal(auto, cpu)
+        args = ["solve", str(kspace_file), "-o", str(tmp_path / "gpu.npy"), *common]
+        result = CliRunner().invoke(csmri, [*args, "--device", "cuda"])
+        assert result.exit_code == 2 and "no CUDA GPU" in result.output
+        assert not (tmp_path / "gpu.npy").exists()

@@ -88,9 +88,8 @@ def test_numpy_and_torch_reach_the_same_objective(problem, solver, make_reg, kwa
         images, histories = run(solver, op, data, make_reg(shape), 0.02, max_iter=60, **kwargs)
         results[name] = (np.asarray(images), [h.objective[-1] for h in histories])
         assert type(images) is type(data)
-    # The NumPy wavelet prox computes in single precision (complex64 kernels): 1e-6.
-    np.testing.assert_allclose(results["numpy"][1], results["torch"][1], rtol=1e-6)
-    np.testing.assert_allclose(results["numpy"][0], results["torch"][0], atol=1e-5)
+    np.testing.assert_allclose(results["numpy"][1], results["torch"][1], rtol=1e-9)
+    np.testing.assert_allclose(results["numpy"][0], results["torch"][0], atol=1e-8)
 
 
 @pytest.mark.parametrize(("solver", "make_reg"), [(fista, wavelet), (admm, tv), (admm, wavelet)])

@@ -221,3 +221,13 @@ def test_callback_sees_iterates_in_input_units_ending_at_the_result(solver: str)
     )
     assert last["it"] == 8 and last["idx"] == (0, 1)
     np.testing.assert_allclose(last["images"], result.images, rtol=1e-4, atol=1e-3)
+
+
+def test_input_and_usage_errors_are_value_errors_for_library_callers() -> None:
+    kspace, mask = problem(slices=1)
+    with pytest.raises(ValueError, match="lambda"):
+        reconstruct(kspace, mask, lam=-1.0)
+    with pytest.raises(ValueError, match="mask samples nothing"):
+        reconstruct(kspace, np.zeros_like(mask))
+    with pytest.raises(ValueError, match="not orthogonal"):
+        reconstruct(kspace, mask, reg="wavelet", wavelet="bior2.2")

@@ -55,6 +55,11 @@ def torch_stack(parts: list) -> Any:
     return torch.stack(parts)
 
 
+def _complex_dtype(image: np.ndarray) -> type:
+    """``complex128`` for double-precision images, else ``complex64``."""
+    return np.complex128 if np.asarray(image).dtype in (np.complex128, np.float64) else np.complex64
+
+
 def roll2(x: Any, shift: tuple[int, int]) -> Any:
     """Circular shift of the last two axes of a tensor."""
     import torch
@@ -74,10 +79,10 @@ class Regularizer:
     """Eigenvalues of ``K^H K`` in uncentred k-space, or None when ``K^H K = I``."""
 
     def to_variable(self, image: Array) -> Array:
-        """Solver variable from images ``(S, H, W)`` (a copy; ``complex64`` for NumPy)."""
+        """Solver variable from images ``(S, H, W)`` (NumPy: a complex64/complex128 copy)."""
         if is_torch(image):
             return image
-        return np.array(image, dtype=np.complex64, copy=True)
+        return np.array(image, dtype=_complex_dtype(image), copy=True)
 
     def to_image(self, x: np.ndarray) -> np.ndarray:
         """Images ``(S, H, W)`` from the solver variable (may be a view)."""
@@ -229,7 +234,7 @@ class WaveletL1(Regularizer):
             zeros = image.new_zeros((*image.shape[:-2], h, wp - w))
             wide = torch_cat([image, zeros], -1)
             return torch_cat([wide, image.new_zeros((*image.shape[:-2], hp - h, wp))], -2)
-        return self.transform.pad(np.asarray(image, dtype=np.complex64))
+        return self.transform.pad(np.asarray(image, dtype=_complex_dtype(image)))
 
     def to_image(self, x: Array) -> Array:
         """Crop of the padded variable (a view)."""

@@ -174,8 +174,8 @@ class WaveletTransform:
 
         Parameters
         ----------
-        v : ndarray of complex64, shape (S, Hp, Wp)
-            Padded input.
+        v : ndarray of complex64 or complex128, shape (S, Hp, Wp)
+            Padded input (the precision is kept).
         threshold : float
             Non-negative threshold.
         shifts : list of (int, int), optional
@@ -188,15 +188,17 @@ class WaveletTransform:
         l1 : ndarray, shape (S,)
             l1 norm of the soft-thresholded detail coefficients (float64).
         """
-        lo, hi = self._filters[np.float32]
-        work = np.empty(v.shape, dtype=np.complex64)
+        dtype = np.complex128 if v.dtype == np.complex128 else np.complex64
+        real = np.float64 if dtype == np.complex128 else np.float32
+        lo, hi = self._filters[real]
+        work = np.empty(v.shape, dtype=dtype)
         if shifts is None:
             work[...] = v
         else:
             for s, shift in enumerate(shifts):
                 _roll_copy(v[s], shift, work[s])
         dwt.analysis_inplace(work, lo, hi, self.levels)
-        thresholds = per_image_thresholds(max(float(threshold), 0.0), len(work), np.float32)
+        thresholds = per_image_thresholds(max(float(threshold), 0.0), len(work), real)
         l1 = dwt.soft_threshold_details(work, thresholds, *self.approx_shape)
         dwt.synthesis_inplace(work, lo, hi, self.levels)
         if shifts is None:

@@ -86,6 +86,7 @@ class LeastSquares:
         self.cg_iter = int(cg_iter)
         self.last_cg_residual: np.ndarray | None = None
         self._x_prev: Any = None
+        self._aty: Any = None
         self._lipschitz: float | None = None
 
     @property
@@ -103,8 +104,10 @@ class LeastSquares:
         return self._lipschitz
 
     def zero_filled(self) -> Any:
-        """``A^H y``."""
-        return self.op.adjoint(self.y)
+        """``A^H y`` (computed once per batch)."""
+        if self._aty is None:
+            self._aty = self.op.adjoint(self.y)
+        return self._aty
 
     def forward(self, x: Any) -> Any:
         """The spectrum ``A x`` of an image stack."""
@@ -162,6 +165,7 @@ class LeastSquares:
     def keep(self, index: np.ndarray) -> None:
         """Keep only the slices ``index`` (batch compaction)."""
         self.y = self.y[_index(index, self.y)]
+        self._aty = None
         if self._x_prev is not None:
             self._x_prev = self._x_prev[_index(index, self._x_prev)]
         if isinstance(self.op, Sense) and len(self.op.maps.shape) == 4:
