@@ -128,8 +128,10 @@ def quality(model, images, name, seeds, lines, with_cs=True) -> None:
             if with_cs:
                 for reg in ("tv", "wavelet"):
                     try:
-                        lam, p, s = CACHE.get(f"{name}|{accel:g}|{seed}|{reg}",
-                                              lambda sim=sim, reg=reg: best_cs(sim, reg))
+                        lam, p, s = CACHE.get(
+                            f"{name}|{accel:g}|{seed}|{reg}",
+                            lambda sim=sim, reg=reg: best_cs(sim, reg),
+                        )
                     except Exception as error:  # report a failing CS run, keep benchmarking
                         print(f"CS {reg} failed: {error!r}", flush=True)
                         lam, p, s = float("nan"), float("nan"), float("nan")
@@ -141,7 +143,8 @@ def quality(model, images, name, seeds, lines, with_cs=True) -> None:
             for mode in DC_MODES:
                 out = reconstruct(sim.kspace, sim.mask, model=model, data_consistency_mode=mode)
                 rows.setdefault(f"U-Net, DC {mode}", []).append(
-                    (psnr(sim.target, out), ssim(sim.target, out)))
+                    (psnr(sim.target, out), ssim(sim.target, out))
+                )
         for label, values in rows.items():
             p = np.mean([v[0] for v in values])
             s = np.mean([v[1] for v in values])
@@ -149,7 +152,7 @@ def quality(model, images, name, seeds, lines, with_cs=True) -> None:
             if len(values[0]) == 3:
                 extra = " (lambda " + ", ".join(f"{v[2]:.3g}" for v in values) + ")"
             lines.append(f"| {name} | {accel:g}x | {label}{extra} | {p:.2f} | {s:.4f} |")
-        print("\n".join(lines[-len(rows):]), flush=True)
+        print("\n".join(lines[-len(rows) :]), flush=True)
 
 
 def main() -> None:
@@ -169,9 +172,11 @@ def main() -> None:
         return
     torch.set_num_threads(2)
     model, config, _meta = load_model(args.model) if args.model else load_shipped_model()
-    machine = (f"{cpu_name()}, {os.cpu_count()} CPU cores (shared with other jobs), "
-               f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+    machine = (
+        f"{cpu_name()}, {os.cpu_count()} CPU cores (shared with other jobs), "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}"
+    )
     lines = [
         "# U-Net benchmark",
         "",
@@ -201,8 +206,7 @@ def main() -> None:
     ]
     t = time.perf_counter()
     quality(model, load_sample(), "Colin27 sample", range(args.seeds), lines, not args.no_cs)
-    quality(model, shepp_logan(256)[None], "Shepp-Logan", range(args.seeds), lines,
-            not args.no_cs)
+    quality(model, shepp_logan(256)[None], "Shepp-Logan", range(args.seeds), lines, not args.no_cs)
     lines += ["", f"(quality part: {time.perf_counter() - t:.0f} s)"]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -13,6 +13,7 @@ from cli.options import NON_NEGATIVE, FiniteFloat
 from csmri.comparison.spec import DEFAULT_METHODS
 from csmri.errors import UsageError
 from csmri.methods import REGULARIZERS, SOLVERS
+from csmri.multicoil_io import is_multicoil
 
 FORMATS = ("table", "md", "csv", "json")
 
@@ -139,7 +140,9 @@ def compare(
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
     Every method receives exactly the same masked k-space for a slice and an
-    acceleration; metrics follow fastMRI's definitions.
+    acceleration; metrics follow fastMRI's definitions.  Multi-coil files (fastMRI
+    multi-coil, BART .cfl with coils, ISMRMRD) are compared with SENSE methods
+    (tv-fista, wavelet-fista, ..., sense-adjoint, zero-filled RSS, unet on the RSS).
     """
     from csmri.atomic import atomic_path
     from csmri.autolambda import calibrated_lambda
@@ -164,6 +167,24 @@ def compare(
         raise UsageError(f"{output_dir}: parent folder does not exist")
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: exists and is not a folder")
+    if any(is_multicoil(path) for path in inputs):
+        from cli.compare_multicoil import compare_multicoil
+
+        compare_multicoil(
+            inputs,
+            accelerations,
+            fractions,
+            mask_type,
+            methods,
+            fixed_lam,
+            iters,
+            model,
+            seed,
+            output_dir,
+            fmt,
+            device,
+        )
+        return
     setup_seconds: dict[str, float] = {}
 
     def load_unet():

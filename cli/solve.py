@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from cli.batch import batch_options, is_batch, run_batch_command
 from cli.options import NON_NEGATIVE, overwrite_option
+from cli.solve_multicoil import maps_option_check, solve_multicoil
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
 from csmri.errors import InputError, UsageError
@@ -23,6 +24,8 @@ from csmri.methods import (
     ZeroFilled,
     run_stack,
 )
+from csmri.multicoil_io import is_multicoil
+from csmri.sense import SENSE_REGULARIZERS
 
 OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
 
@@ -47,9 +50,20 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     help="Output .h5 (fastMRI 'reconstruction'), .npy or .cfl; a folder for many inputs.",
 )
 @click.option(
-    "--method", default="cs", type=click.Choice(["cs", "unet", "zero-filled"]), show_default=True
+    "--method",
+    default="cs",
+    type=click.Choice(["cs", "unet", "zero-filled", "sense-adjoint"]),
+    show_default=True,
+    help="zero-filled is the RSS of the coil images for multi-coil data; "
+    "sense-adjoint is multi-coil only.",
 )
-@click.option("--reg", default="tv", type=click.Choice(REGULARIZERS), show_default=True)
+@click.option(
+    "--reg",
+    default="tv",
+    type=click.Choice((*REGULARIZERS, "tv+wavelet")),
+    show_default=True,
+    help="tv+wavelet: multi-coil only (ADMM).",
+)
 @click.option(
     "--lam",
     default=None,
@@ -93,6 +107,33 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy "
     "backend; auto takes cuda when torch sees one.",
 )
+@click.option(
+    "--coil-axis",
+    default=None,
+    type=int,
+    help="Coil axis of a .npy/.npz multi-coil array (0 for (coils, H, W); default 1 for 4-D).",
+)
+@click.option(
+    "--maps",
+    "maps_option",
+    default="espirit",
+    show_default=True,
+    callback=maps_option_check,
+    help="Multi-coil: coil maps by 'espirit' (the file's sens_maps when it has them), "
+    "'lowres', or a maps file (.cfl, .npy, .h5 sens_maps).",
+)
+@click.option(
+    "--save-maps",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Multi-coil: also write the coil maps used (.cfl, .npy or .h5).",
+)
+@click.option(
+    "--coils",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Multi-coil: SVD-compress to this many virtual coils first.",
+)
 @click.option("--png", is_flag=True, help="Also write OUT.png with the reconstructed slices.")
 @batch_options
 @overwrite_option
@@ -109,14 +150,20 @@ def solve(
     slices: str | None,
     model: Path | None,
     device: str,
+    coil_axis: int | None,
+    maps_option: str,
+    save_maps: Path | None,
+    coils: int | None,
     png: bool,
     overwrite: bool,
     **batch: object,
 ) -> None:
-    """Reconstruct k-space files IN (fastMRI .h5, BART .cfl, .npy/.npz) into OUT.
+    """Reconstruct k-space files IN (fastMRI .h5, BART .cfl, .npy/.npz, ISMRMRD .h5) into OUT.
 
-    Many inputs (files, globs, folders) go to the folder OUT, one .h5 per input, on a
-    Dask cluster (--scheduler); a single input file to a file keeps one process.
+    Multi-coil input (4-D arrays, BART coil dim 3, ISMRMRD) is solved by SENSE with
+    ESPIRiT maps unless --maps says otherwise.  Many inputs (files, globs, folders) go to
+    the folder OUT, one .h5 per input, on a Dask cluster (--scheduler); a single input
+    file to a file keeps one process.
     """
     if is_batch(inputs, output):
         method_ = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
@@ -130,6 +177,35 @@ def solve(
     if png:
         check_output_path(png_path, overwrite, (input_path,))
     selection = parse_slices(slices)
+    if is_multicoil(input_path, coil_axis):
+        if reg not in SENSE_REGULARIZERS:
+            raise UsageError(
+                f"multi-coil data: --reg must be one of {', '.join(SENSE_REGULARIZERS)}"
+            )
+        click.echo(
+            solve_multicoil(
+                input_path,
+                output,
+                method=method,
+                reg=reg,
+                lam=lam,
+                solver=solver,
+                iters=iters,
+                tol=tol,
+                wavelet=wavelet,
+                selection=selection,
+                coil_axis=coil_axis,
+                maps_option=maps_option,
+                save_maps=save_maps,
+                coils=coils,
+                model=model,
+                device=device,
+                overwrite=overwrite,
+            )
+        )
+        return
+    if method == "sense-adjoint" or reg == "tv+wavelet":
+        raise UsageError(f"{input_path}: single-coil data; sense-adjoint and tv+wavelet need coils")
     data = read_kspace(input_path)
     kspace = select_slices(data.kspace, selection, input_path)
     lam_note = ""

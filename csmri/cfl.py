@@ -159,8 +159,8 @@ def bart_to_stack(array: np.ndarray, path: object = None) -> np.ndarray:
     dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
     if dims[COIL_DIM] > 1:
         raise InputError(
-            f"multi-coil data ({dims[COIL_DIM]} coils) is not supported yet; "
-            "combine coils or use a single-coil file",
+            f"multi-coil data ({dims[COIL_DIM]} coils): "
+            "read it with csmri.multicoil_io.read_multicoil",
             path,
         )
     extra = [d for i, d in enumerate(dims) if i not in (0, 1, 2, SLICE_DIM) and d > 1]

@@ -94,7 +94,8 @@ def validate_kspace(
         kspace = kspace[np.newaxis]
     if kspace.ndim == 4:
         raise InputError(
-            f"multi-coil k-space {kspace.shape} is not supported yet; use single-coil data", path
+            f"multi-coil k-space {kspace.shape}: read it with csmri.multicoil_io.read_multicoil",
+            path,
         )
     if kspace.ndim != 3:
         raise InputError(f"k-space must have shape (slices, H, W), got {kspace.shape}", path)
@@ -307,8 +308,8 @@ def _read_h5(path: Path) -> KspaceData:
                 raise InputError("no 'kspace' dataset (not a fastMRI file)", path)
             if dataset.ndim == 4:
                 raise InputError(
-                    f"multi-coil k-space {dataset.shape} is not supported yet; "
-                    "use single-coil data",
+                    f"multi-coil k-space {dataset.shape}: "
+                    "read it with csmri.multicoil_io.read_multicoil",
                     path,
                 )
             _check_size(dataset.shape, path)

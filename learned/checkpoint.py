@@ -168,8 +168,12 @@ def save_model(
     """
     path = Path(path)
     config = config.to_dict() if isinstance(config, UNetConfig) else dict(config)
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config,
-              "metadata": metadata}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config,
+        "metadata": metadata,
+    }
     save_tensors(path, model.state_dict(), header)
     write_json(sidecar_path(path), header)
     return path

@@ -404,8 +404,13 @@ def training_batch(
         which = int(rng.integers(len(sim.accelerations)))
         noise = float(rng.uniform(0, 2 * sim.noise))
         zero_filled, _, _ = simulate_one(
-            image, rng, sim.accelerations[which], sim.center_fractions[which], noise,
-            sim.phase, int(rng.integers(2**31)),
+            image,
+            rng,
+            sim.accelerations[which],
+            sim.center_fractions[which],
+            noise,
+            sim.phase,
+            int(rng.integers(2**31)),
         )
         parts = [zero_filled.real, zero_filled.imag, image]
         if patch:
@@ -450,8 +455,13 @@ def validation_items(
         item_seed = seed + 1000003 * (i + 1)
         rng = np.random.default_rng(item_seed)
         _, kspace, mask = simulate_one(
-            image, rng, sim.accelerations[which], sim.center_fractions[which], sim.noise,
-            sim.phase, item_seed % 2**31,
+            image,
+            rng,
+            sim.accelerations[which],
+            sim.center_fractions[which],
+            sim.noise,
+            sim.phase,
+            item_seed % 2**31,
         )
         items.append(ValidationItem(kspace, mask, image, sim.accelerations[which]))
     return items

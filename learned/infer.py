@@ -125,9 +125,12 @@ def reconstruct(
     try:
         with torch.inference_mode():
             for start in range(0, kspace.shape[0], batch_size):
-                k = torch.as_tensor(
-                    kspace[start : start + batch_size], dtype=torch.complex64, device=device
-                ) * cols
+                k = (
+                    torch.as_tensor(
+                        kspace[start : start + batch_size], dtype=torch.complex64, device=device
+                    )
+                    * cols
+                )
                 image = ifft2c(k)
                 x = torch.stack([image.real, image.imag], dim=1).contiguous(
                     memory_format=torch.channels_last

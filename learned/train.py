@@ -255,9 +255,11 @@ class TrainResult:
         text = f"wrote {self.model_path} (best epoch {self.best_epoch}"
         if self.best_metrics:
             dc = self.metadata.get("data_consistency_choice", {}).get("chosen", "none")
-            text += (f", validation PSNR {self.best_metrics['psnr']:.2f} dB, SSIM "
-                     f"{self.best_metrics['ssim']:.4f}, zero-filled "
-                     f"{self.best_metrics['zero_filled_psnr']:.2f} dB; data consistency {dc}")
+            text += (
+                f", validation PSNR {self.best_metrics['psnr']:.2f} dB, SSIM "
+                f"{self.best_metrics['ssim']:.4f}, zero-filled "
+                f"{self.best_metrics['zero_filled_psnr']:.2f} dB; data consistency {dc}"
+            )
         return text + f"; {self.elapsed_s / 60:.1f} min)"
 
 
@@ -451,8 +453,9 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         if config.patch == 0 and len({slices.images[i].shape for i in train_idx}) > 1:
             raise UsageError("slices have several sizes: give a patch size (--patch)")
-        sim = SimulationConfig(tuple(config.accelerations), tuple(config.center_fractions),
-                               config.noise, config.phase)
+        sim = SimulationConfig(
+            tuple(config.accelerations), tuple(config.center_fractions), config.noise, config.phase
+        )
         val_items = validation_items([slices.images[i] for i in val_idx], sim, config.seed)
 
         torch.manual_seed(config.seed)
@@ -497,8 +500,11 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                     slices.images, batch, sim, config.patch, config.seed, epoch, step,
                     first=first,
                 )
-                inputs_t = torch.from_numpy(inputs).to(device).contiguous(
-                    memory_format=torch.channels_last)
+                inputs_t = (
+                    torch.from_numpy(inputs)
+                    .to(device)
+                    .contiguous(memory_format=torch.channels_last)
+                )
                 targets_t = torch.from_numpy(targets).to(device)
                 loss = compute_loss(net, inputs_t, targets_t, config.loss)
                 optimizer.zero_grad(set_to_none=True)
@@ -508,8 +514,11 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                 rate = (step + 1) * config.batch_size / (time.perf_counter() - epoch_start)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", slices_s=f"{rate:.1f}")
             bar.close()
-            record = {"epoch": epoch, "loss": float(np.mean(losses)),
-                      "seconds": time.perf_counter() - epoch_start}
+            record = {
+                "epoch": epoch,
+                "loss": float(np.mean(losses)),
+                "seconds": time.perf_counter() - epoch_start,
+            }
             if val_items:
                 record["val"] = ranks.from_main(
                     evaluate_items(model, val_items, device) if ranks.main else None
@@ -578,7 +587,8 @@ def choose_data_consistency(metrics: dict) -> str:
     by_mode = metrics["by_mode"]
     base = by_mode["none"]
     better = [
-        mode for mode, score in by_mode.items()
+        mode
+        for mode, score in by_mode.items()
         if score["psnr"] > base["psnr"] and score["ssim"] >= base["ssim"]
     ]
     return max(better, key=lambda mode: by_mode[mode]["psnr"]) if better else "none"
@@ -600,8 +610,9 @@ def _count_origins(origins: list[str]) -> dict[str, int]:
     return counts
 
 
-def _metadata(config: TrainConfig, data: dict, history: list, device: torch.device,
-              start: float) -> dict:
+def _metadata(
+    config: TrainConfig, data: dict, history: list, device: torch.device, start: float
+) -> dict:
     settings = asdict(config)
     return {
         "command": config.command or "learned.train.train(TrainConfig(**training_config))",
@@ -620,8 +631,10 @@ def _summary(record: dict) -> str:
     if "val" in record:
         val = record["val"]
         modes = ", ".join(f"{m} {v['psnr']:.2f}" for m, v in val["by_mode"].items())
-        text += (f"; val PSNR {val['psnr']:.2f} dB SSIM {val['ssim']:.4f} "
-                 f"(zero-filled {val['zero_filled_psnr']:.2f}; DC: {modes})")
+        text += (
+            f"; val PSNR {val['psnr']:.2f} dB SSIM {val['ssim']:.4f} "
+            f"(zero-filled {val['zero_filled_psnr']:.2f}; DC: {modes})"
+        )
     return text
 
 

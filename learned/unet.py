@@ -274,8 +274,11 @@ class NormUnet(nn.Module):
         multiple = 2**self.config.depth
         ph, pw = (-h) % multiple, (-w) % multiple
         if ph or pw:
-            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="reflect"
-                      if min(h, w) > max(ph, pw) else "constant")
+            x = F.pad(
+                x,
+                (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2),
+                mode="reflect" if min(h, w) > max(ph, pw) else "constant",
+            )
         out = self.unet(x)[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
         return ((out + base) * std + mean)[:, 0]
 

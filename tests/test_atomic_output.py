@@ -54,8 +54,17 @@ def test_sigint_mid_solve_leaves_no_output_and_no_temporary_file(
     if existing:
         output.write_bytes(b"an earlier, complete result")
     input_hash = digest(sizeable_input)
-    args = [str(CSMRI_SCRIPT), "solve", str(sizeable_input), "-o", str(output),
-            "--iters", "100000", "--reg", "tv"]
+    args = [
+        str(CSMRI_SCRIPT),
+        "solve",
+        str(sizeable_input),
+        "-o",
+        str(output),
+        "--iters",
+        "100000",
+        "--reg",
+        "tv",
+    ]
     if existing:
         args.append("--overwrite")
     stderr = bytearray()

@@ -44,8 +44,11 @@ GOOD = simulate(IMAGES, acceleration=2, center_fraction=0.25, seed=0, noise=0.0)
 
 def write_h5(path: Path, *, drop: tuple[str, ...] = (), **datasets: object) -> Path:
     """A fastMRI-like file: the good simulation, with datasets replaced or dropped."""
-    contents = {"kspace": GOOD.kspace, "mask": GOOD.mask.astype(np.float32),
-                "reconstruction_esc": GOOD.target}
+    contents = {
+        "kspace": GOOD.kspace,
+        "mask": GOOD.mask.astype(np.float32),
+        "reconstruction_esc": GOOD.target,
+    }
     contents.update(datasets)
     with h5py.File(path, "w") as file:
         for key, value in contents.items():
@@ -93,7 +96,10 @@ def huge_cfl(d: Path) -> Path:
 
 
 def multicoil_cfl(d: Path) -> Path:
-    write_cfl(d / "in.cfl", np.ones((32, 32, 1, 4), dtype=np.complex64))
+    """4 coils, 32 x 32, every 4th column sampled: no fully sampled centre for ESPIRiT."""
+    kspace = np.zeros((32, 32, 1, 4), dtype=np.complex64)
+    kspace[:, ::4] = 1
+    write_cfl(d / "in.cfl", kspace)
     return d / "in.cfl"
 
 
@@ -183,8 +189,16 @@ def foreign_model(d: Path) -> Path:
 def solve_unet(make_model: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
     def make(d: Path) -> list[str]:
         good = good_h5(d)
-        return ["solve", str(good), "-o", str(d / "out.h5"), "--method", "unet",
-                "--model", str(make_model(d))]
+        return [
+            "solve",
+            str(good),
+            "-o",
+            str(d / "out.h5"),
+            "--method",
+            "unet",
+            "--model",
+            str(make_model(d)),
+        ]
 
     return make
 
@@ -243,20 +257,37 @@ CASES = [
     Case("integer-kspace-npy", solve_on(npy(np.ones((2, 32, 32), np.int32))), 1, "complex"),
     Case("rank-1-kspace", solve_on(h5(kspace=GOOD.kspace[0, 0])), 1, "shape"),
     Case("rank-5-kspace", solve_on(h5(kspace=GOOD.kspace.reshape(1, 1, 2, 32, 32))), 1, "shape"),
-    Case("multi-coil-h5", solve_on(h5(kspace=GOOD.kspace.reshape(2, 1, 32, 32))), 1, "coil"),
-    Case("multi-coil-cfl", solve_on(multicoil_cfl), 1, "coil"),
+    Case(
+        "multi-coil-h5-maps-coils",
+        solve_on(
+            h5(
+                kspace=GOOD.kspace.reshape(2, 1, 32, 32),
+                sens_maps=np.ones((2, 3, 32, 32), np.complex64),
+            )
+        ),
+        1,
+        "coil maps have 3 coils, the k-space has 1",
+    ),
+    Case("multi-coil-cfl-small-calibration", solve_on(multicoil_cfl), 1, "need at least 10"),
     Case("mask-too-short", solve_on(h5(mask=GOOD.mask[:-1].astype(np.float32))), 1, "mask"),
     Case("mask-of-strings", solve_on(h5(mask=np.array([b"x"] * 32))), 1, "mask"),
     Case("all-zero-mask", solve_on(h5(mask=np.zeros(32, np.float32))), 1, "mask"),
     Case("all-zero-kspace", solve_on(npy(np.zeros((2, 32, 32), np.complex64))), 1, "mask"),
     Case("nan-kspace", solve_on(h5(kspace=with_nan(complex(np.nan, 0)))), 1, "NaN"),
     Case("inf-kspace", solve_on(h5(kspace=with_nan(complex(0, np.inf)))), 1, "Inf"),
-    Case("overflowing-kspace", solve_on(npy(with_nan(1e300 + 0j, np.complex128))), 1,
-         "Inf"),
-    Case("target-larger-than-image",
-         solve_on(h5(reconstruction_esc=np.ones((2, 64, 64), np.float32))), 1, "cropped"),
-    Case("target-wrong-slice-count",
-         solve_on(h5(reconstruction_esc=np.ones((3, 32, 32), np.float32))), 1, "target"),
+    Case("overflowing-kspace", solve_on(npy(with_nan(1e300 + 0j, np.complex128))), 1, "Inf"),
+    Case(
+        "target-larger-than-image",
+        solve_on(h5(reconstruction_esc=np.ones((2, 64, 64), np.float32))),
+        1,
+        "cropped",
+    ),
+    Case(
+        "target-wrong-slice-count",
+        solve_on(h5(reconstruction_esc=np.ones((3, 32, 32), np.float32))),
+        1,
+        "target",
+    ),
     Case("target-of-strings", solve_on(h5(reconstruction_esc=np.array([b"x"] * 4))), 1, "target"),
     # sizes
     Case("1x1-kspace", solve_on(npy(np.ones((1, 1, 1), np.complex64))), 1, "too small"),
@@ -268,8 +299,7 @@ CASES = [
     Case("empty-slice-selection", solve_on(good_h5, "--slices", "1:1"), 1, "empty"),
     Case("slice-out-of-range", solve_on(good_h5, "--slices", "7"), 1, "slice"),
     Case("negative-slice-out-of-range", solve_on(good_h5, "--slices", "-9:"), 1, "slice"),
-    Case("malformed-slice-selection", solve_on(good_h5, "--slices", "one:two"), 2, "slice",
-         None),
+    Case("malformed-slice-selection", solve_on(good_h5, "--slices", "one:two"), 2, "slice", None),
     # options
     Case("negative-lambda", solve_on(good_h5, "--lam", "-1"), 2, "lam", None),
     Case("nan-lambda", solve_on(good_h5, "--lam", "nan"), 2, "lam", None),
@@ -279,14 +309,18 @@ CASES = [
     Case("nan-tolerance", solve_on(good_h5, "--tol", "nan"), 2, "tol", None),
     Case("unknown-regulariser", solve_on(good_h5, "--reg", "l0"), 2, "reg", None),
     Case("unknown-solver", solve_on(good_h5, "--solver", "newton"), 2, "solver", None),
-    Case("unknown-wavelet", solve_on(good_h5, "--reg", "wavelet", "--wavelet", "nosuch"), 2,
-         "wavelet", None),
+    Case(
+        "unknown-wavelet",
+        solve_on(good_h5, "--reg", "wavelet", "--wavelet", "nosuch"),
+        2,
+        "wavelet",
+        None,
+    ),
     Case("unknown-method", solve_on(good_h5, "--method", "magic"), 2, "method", None),
     # outputs
     Case("output-in-missing-folder", solve_to("nosuch/out.h5"), 2, "does not exist", "nosuch"),
     Case("output-is-input", solve_to("IN"), 2, "same file", "in.h5"),
-    Case("output-is-input-with-overwrite", solve_to("IN", "--overwrite"), 2, "same file",
-         "in.h5"),
+    Case("output-is-input-with-overwrite", solve_to("IN", "--overwrite"), 2, "same file", "in.h5"),
     Case("output-exists", solve_to("old.h5"), 2, "--overwrite", "old.h5"),
     Case("png-exists", solve_to("old.npy", "--png"), 2, "--overwrite", "old.png"),
     Case("output-unknown-suffix", solve_to("out.txt"), 2, "output", "out.txt"),
@@ -295,45 +329,93 @@ CASES = [
     Case("pickle-model", solve_unet(pickle_model), 1, "pickle", "model.safetensors"),
     Case("corrupt-model", solve_unet(corrupt_model), 1, "safetensors", "model.safetensors"),
     Case("foreign-architecture-model", solve_unet(foreign_model), 1, "", "model.safetensors"),
-    Case("missing-model", solve_unet(lambda d: d / "model.safetensors"), 1, "no such",
-         "model.safetensors"),
+    Case(
+        "missing-model",
+        solve_unet(lambda d: d / "model.safetensors"),
+        1,
+        "no such",
+        "model.safetensors",
+    ),
     # compare and train read the same files
-    Case("compare-missing-input",
-         lambda d: ["compare", str(d / "in.h5"), "--methods", "zero-filled"], 1, "no such file"),
-    Case("compare-truncated-hdf5",
-         lambda d: ["compare", str(truncated_h5(d)), "--methods", "zero-filled"], 1, "HDF5"),
-    Case("compare-nan-lambda",
-         lambda d: ["compare", "--lam", "nan", "--methods", "zero-filled"], 2, "nan", None),
-    Case("train-missing-data",
-         lambda d: ["train", "--data", str(d / "in.nii"), "-o", str(d / "m.safetensors")], 1,
-         "no such"),
-    Case("train-truncated-data",
-         lambda d: ["train", "--data", str(truncated_h5(d)), "-o", str(d / "m.safetensors")], 1,
-         "HDF5"),
-    Case("train-output-in-missing-folder",
-         lambda d: ["train", "--data", str(good_h5(d)), "-o", str(d / "no" / "m.safetensors")],
-         2, "does not exist", "no"),
+    Case(
+        "compare-missing-input",
+        lambda d: ["compare", str(d / "in.h5"), "--methods", "zero-filled"],
+        1,
+        "no such file",
+    ),
+    Case(
+        "compare-truncated-hdf5",
+        lambda d: ["compare", str(truncated_h5(d)), "--methods", "zero-filled"],
+        1,
+        "HDF5",
+    ),
+    Case(
+        "compare-nan-lambda",
+        lambda d: ["compare", "--lam", "nan", "--methods", "zero-filled"],
+        2,
+        "nan",
+        None,
+    ),
+    Case(
+        "train-missing-data",
+        lambda d: ["train", "--data", str(d / "in.nii"), "-o", str(d / "m.safetensors")],
+        1,
+        "no such",
+    ),
+    Case(
+        "train-truncated-data",
+        lambda d: ["train", "--data", str(truncated_h5(d)), "-o", str(d / "m.safetensors")],
+        1,
+        "HDF5",
+    ),
+    Case(
+        "train-output-in-missing-folder",
+        lambda d: ["train", "--data", str(good_h5(d)), "-o", str(d / "no" / "m.safetensors")],
+        2,
+        "does not exist",
+        "no",
+    ),
     # simulate's image input
     Case("simulate-missing-image", simulate_on(lambda d: d / "in.png"), 1, "no such file"),
     Case("simulate-corrupt-png", simulate_on(raw("in.png", png_bytes(64)[:2000])), 1, "PNG"),
     Case("simulate-text-as-png", simulate_on(raw("in.png", b"hello")), 1, "PNG"),
     Case("simulate-1x1-image", simulate_on(raw("in.png", png_bytes(1))), 1, "too small"),
     Case("simulate-nan-image", simulate_on(npy(np.full((16, 16), np.nan, np.float32))), 1, "NaN"),
-    Case("simulate-rank-4-image", simulate_on(npy(np.ones((2, 2, 16, 16), np.float32))), 1,
-         "shape"),
+    Case(
+        "simulate-rank-4-image", simulate_on(npy(np.ones((2, 2, 16, 16), np.float32))), 1, "shape"
+    ),
     Case("simulate-string-image", simulate_on(npy(np.array([["a"] * 16] * 16))), 1, "numeric"),
     Case("simulate-corrupt-nifti", simulate_on(raw("in.nii", b"\0" * 400)), 1, "NIfTI"),
     Case("simulate-h5-without-target", simulate_on(h5(reconstruction_esc=None)), 1, "target"),
     Case("simulate-empty-slices", simulate_on(npy(IMAGES), "--slices", "2:"), 1, "slice"),
-    Case("simulate-output-not-h5", lambda d: ["simulate", "-o", str(d / "out.npy")], 2, ".h5",
-         "out.npy"),
-    Case("simulate-accel-below-one", lambda d: ["simulate", "-o", str(d / "o.h5"), "--accel",
-                                                "0.5"], 2, "accel", None),
-    Case("simulate-centre-fraction-above-one",
-         lambda d: ["simulate", "-o", str(d / "o.h5"), "--center-fraction", "1.5"], 2,
-         "center-fraction", None),
-    Case("simulate-negative-noise",
-         lambda d: ["simulate", "-o", str(d / "o.h5"), "--noise", "-1"], 2, "noise", None),
+    Case(
+        "simulate-output-not-h5",
+        lambda d: ["simulate", "-o", str(d / "out.npy")],
+        2,
+        ".h5",
+        "out.npy",
+    ),
+    Case(
+        "simulate-accel-below-one",
+        lambda d: ["simulate", "-o", str(d / "o.h5"), "--accel", "0.5"],
+        2,
+        "accel",
+        None,
+    ),
+    Case(
+        "simulate-centre-fraction-above-one",
+        lambda d: ["simulate", "-o", str(d / "o.h5"), "--center-fraction", "1.5"],
+        2,
+        "center-fraction",
+        None,
+    ),
+    Case(
+        "simulate-negative-noise",
+        lambda d: ["simulate", "-o", str(d / "o.h5"), "--noise", "-1"],
+        2,
+        "noise",
+        None,
+    ),
 ]
 
 MODEL_CASES = {"pickle-model", "corrupt-model", "foreign-architecture-model", "missing-model"}
@@ -413,8 +495,16 @@ def test_cfl_output_may_not_replace_the_input_pair(tmp_path: Path) -> None:
     write_cfl(tmp_path / "in.cfl", np.moveaxis(GOOD.kspace, 0, -1))
     before = snapshot(tmp_path)
     result = CliRunner().invoke(
-        csmri, ["solve", str(tmp_path / "in.hdr"), "-o", str(tmp_path / "in.cfl"), "--overwrite",
-                "--method", "zero-filled"]
+        csmri,
+        [
+            "solve",
+            str(tmp_path / "in.hdr"),
+            "-o",
+            str(tmp_path / "in.cfl"),
+            "--overwrite",
+            "--method",
+            "zero-filled",
+        ],
     )
     assert result.exit_code == 2, result.output
     assert "same file" in result.stderr

@@ -10,8 +10,21 @@ from csmri.simulate import simulate
 
 def test_simulate_writes_fastmri_single_coil_layout(tmp_path):
     out = tmp_path / "sample.h5"
-    args = ["simulate", "-o", str(out), "--accel", "8", "--center-fraction", "0.04",
-            "--seed", "3", "--noise", "0.01", "--slices", "2:5"]
+    args = [
+        "simulate",
+        "-o",
+        str(out),
+        "--accel",
+        "8",
+        "--center-fraction",
+        "0.04",
+        "--seed",
+        "3",
+        "--noise",
+        "0.01",
+        "--slices",
+        "2:5",
+    ]
     result = CliRunner().invoke(csmri, args)
     assert result.exit_code == 0, result.output
     with h5py.File(out, "r") as f:
@@ -26,8 +39,9 @@ def test_simulate_writes_fastmri_single_coil_layout(tmp_path):
 
 def test_simulate_then_read_gives_back_the_same_kspace_mask_and_target(tmp_path):
     out = tmp_path / "k.h5"
-    result = CliRunner().invoke(csmri, ["simulate", "-o", str(out), "--seed", "7",
-                                        "--noise", "0.005", "--slices", "0:2"])
+    result = CliRunner().invoke(
+        csmri, ["simulate", "-o", str(out), "--seed", "7", "--noise", "0.005", "--slices", "0:2"]
+    )
     assert result.exit_code == 0, result.output
     expected = simulate(load_sample()[0:2], 4, 0.08, "random", 7, 0.005, True)
     data = read_kspace(out)
@@ -41,8 +55,18 @@ def test_simulate_from_user_npy_image_with_equispaced_mask(tmp_path):
     image[16:48, 12:36] = 1
     np.save(tmp_path / "img.npy", image)
     out = tmp_path / "k.h5"
-    result = CliRunner().invoke(csmri, ["simulate", str(tmp_path / "img.npy"), "-o", str(out),
-                                        "--mask", "equispaced", "--no-phase"])
+    result = CliRunner().invoke(
+        csmri,
+        [
+            "simulate",
+            str(tmp_path / "img.npy"),
+            "-o",
+            str(out),
+            "--mask",
+            "equispaced",
+            "--no-phase",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = read_kspace(out)
     np.testing.assert_array_equal(data.target[0], image)

@@ -167,8 +167,7 @@ def test_random_bytes_are_refused_cleanly(
 @given(
     name=st.sampled_from(sorted(TEMPLATES)),
     cut=st.floats(0, 1),
-    flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)),
-                   max_size=6),
+    flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=6),
 )
 def test_damaged_valid_files_are_read_or_refused_cleanly(
     folder: Path, name: str, cut: float, flips: list[tuple[float, int]]
@@ -206,14 +205,26 @@ def test_bart_headers_and_sizes_are_checked_before_reading(
 # --------------------------------------------------------------------------- arrays
 
 DTYPES = [
-    np.bool_, np.int8, np.uint16, np.int64, np.float16, np.float32, np.float64,
-    np.complex64, np.complex128, "U3", "S2", "datetime64[s]", [("re", "f4"), ("im", "f4")],
+    np.bool_,
+    np.int8,
+    np.uint16,
+    np.int64,
+    np.float16,
+    np.float32,
+    np.float64,
+    np.complex64,
+    np.complex128,
+    "U3",
+    "S2",
+    "datetime64[s]",
+    [("re", "f4"), ("im", "f4")],
 ]
 SPECIALS = [0.0, np.nan, np.inf, -np.inf, 1e300, -1.0]
 
 
-def random_array(seed: int, shape: tuple[int, ...], dtype: object, special: float | None
-                 ) -> np.ndarray:
+def random_array(
+    seed: int, shape: tuple[int, ...], dtype: object, special: float | None
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     values = rng.standard_normal(shape) * 10
     dtype = np.dtype(dtype)
@@ -236,9 +247,7 @@ def random_array(seed: int, shape: tuple[int, ...], dtype: object, special: floa
 
 ARRAYS = {
     "seed": st.integers(0, 2**16),
-    "shape": st.lists(st.sampled_from([0, 1, 2, 7, 8, 16, 33]), min_size=0, max_size=5).map(
-        tuple
-    ),
+    "shape": st.lists(st.sampled_from([0, 1, 2, 7, 8, 16, 33]), min_size=0, max_size=5).map(tuple),
     "dtype": st.sampled_from(DTYPES),
     "special": st.none() | st.sampled_from(SPECIALS),
 }
@@ -247,12 +256,17 @@ ARRAYS = {
 @FUZZ
 @given(container=st.sampled_from(["npy", "npz", "h5", "h5-no-mask"]), **ARRAYS)
 def test_random_arrays_as_kspace_are_read_or_refused_cleanly(
-    folder: Path, container: str, seed: int, shape: tuple[int, ...], dtype: object,
+    folder: Path,
+    container: str,
+    seed: int,
+    shape: tuple[int, ...],
+    dtype: object,
     special: float | None,
 ) -> None:
     array = random_array(seed, shape, dtype, special)
-    mask = random_array(seed + 1, shape[-1:] or (1,), [np.bool_, np.float32, np.int8][seed % 3],
-                        None)
+    mask = random_array(
+        seed + 1, shape[-1:] or (1,), [np.bool_, np.float32, np.int8][seed % 3], None
+    )
     for stale in folder.iterdir():
         stale.unlink()
     if container == "npy":
@@ -260,8 +274,12 @@ def test_random_arrays_as_kspace_are_read_or_refused_cleanly(
         np.save(path, array)
     elif container == "npz":
         path = folder / "in.npz"
-        np.savez(path, kspace=array, mask=mask, target=np.abs(array.real) if array.dtype.kind in
-                 "fc" else array)
+        np.savez(
+            path,
+            kspace=array,
+            mask=mask,
+            target=np.abs(array.real) if array.dtype.kind in "fc" else array,
+        )
     else:
         path = folder / "in.h5"
         with h5py.File(path, "w") as file:
@@ -277,7 +295,11 @@ def test_random_arrays_as_kspace_are_read_or_refused_cleanly(
 @FUZZ
 @given(container=st.sampled_from(["npy", "nii", "h5"]), **ARRAYS)
 def test_random_arrays_as_images_are_read_or_refused_cleanly(
-    folder: Path, container: str, seed: int, shape: tuple[int, ...], dtype: object,
+    folder: Path,
+    container: str,
+    seed: int,
+    shape: tuple[int, ...],
+    dtype: object,
     special: float | None,
 ) -> None:
     array = random_array(seed, shape, dtype, special)
@@ -311,8 +333,11 @@ def test_png_decompression_bomb_is_refused_before_decoding(folder: Path) -> None
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
     header = struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0)

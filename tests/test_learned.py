@@ -85,10 +85,20 @@ def _images(tmp_path, count: int = 6, size: int = 32):
 
 def _config(tmp_path, **changes) -> TrainConfig:
     fields = dict(
-        data=[str(_images(tmp_path))] if not (tmp_path / "images").exists()
+        data=[str(_images(tmp_path))]
+        if not (tmp_path / "images").exists()
         else [str(tmp_path / "images")],
-        output=str(tmp_path / "model.safetensors"), epochs=3, steps_per_epoch=6, batch_size=4,
-        chans=4, depth=2, patch=0, lr=1e-2, val_fraction=0.34, progress=False, seed=3,
+        output=str(tmp_path / "model.safetensors"),
+        epochs=3,
+        steps_per_epoch=6,
+        batch_size=4,
+        chans=4,
+        depth=2,
+        patch=0,
+        lr=1e-2,
+        val_fraction=0.34,
+        progress=False,
+        seed=3,
     )
     fields.update(changes)
     return TrainConfig(**fields)
@@ -96,11 +106,19 @@ def _config(tmp_path, **changes) -> TrainConfig:
 
 def _fixed_batch_loss(model: NormUnet, config: TrainConfig) -> float:
     slices = load_slices(config.data)
-    inputs, targets = training_batch(slices.images, np.arange(len(slices.images)),
-                                     SimulationConfig(), 0, seed=99, epoch=0, step=0)
+    inputs, targets = training_batch(
+        slices.images,
+        np.arange(len(slices.images)),
+        SimulationConfig(),
+        0,
+        seed=99,
+        epoch=0,
+        step=0,
+    )
     with torch.no_grad():
-        return float(compute_loss(model.eval(), torch.from_numpy(inputs),
-                                  torch.from_numpy(targets), "l1"))
+        return float(
+            compute_loss(model.eval(), torch.from_numpy(inputs), torch.from_numpy(targets), "l1")
+        )
 
 
 def test_training_lowers_the_loss_and_writes_a_model(tmp_path) -> None:
@@ -125,12 +143,21 @@ def test_training_lowers_the_loss_and_writes_a_model(tmp_path) -> None:
 
 def test_training_is_deterministic_and_resumable(tmp_path) -> None:
     # A constant learning rate, so that a 1-epoch run is the first half of a 2-epoch run.
-    full = train(_config(tmp_path, epochs=2, output=str(tmp_path / "a.safetensors"),
-                         lr_schedule="constant"))
-    train(_config(tmp_path, epochs=1, output=str(tmp_path / "b.safetensors"),
-                  lr_schedule="constant"))
-    resumed = train(_config(tmp_path, epochs=2, output=str(tmp_path / "b.safetensors"),
-                            resume=str(tmp_path / "b.safetensors"), lr_schedule="constant"))
+    full = train(
+        _config(tmp_path, epochs=2, output=str(tmp_path / "a.safetensors"), lr_schedule="constant")
+    )
+    train(
+        _config(tmp_path, epochs=1, output=str(tmp_path / "b.safetensors"), lr_schedule="constant")
+    )
+    resumed = train(
+        _config(
+            tmp_path,
+            epochs=2,
+            output=str(tmp_path / "b.safetensors"),
+            resume=str(tmp_path / "b.safetensors"),
+            lr_schedule="constant",
+        )
+    )
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
     a, _, _ = load_model(tmp_path / "a.last.safetensors")
     b, _, _ = load_model(tmp_path / "b.last.safetensors")
@@ -140,8 +167,17 @@ def test_training_is_deterministic_and_resumable(tmp_path) -> None:
 
 @pytest.mark.parametrize("optimizer", ["rmsprop", "sgd"])
 def test_other_optimizers_and_ssim_loss_run(tmp_path, optimizer: str) -> None:
-    result = train(_config(tmp_path, epochs=1, steps_per_epoch=2, optimizer=optimizer,
-                           loss="ssim", lr=1e-3, val_fraction=0.0))
+    result = train(
+        _config(
+            tmp_path,
+            epochs=1,
+            steps_per_epoch=2,
+            optimizer=optimizer,
+            loss="ssim",
+            lr=1e-3,
+            val_fraction=0.0,
+        )
+    )
     assert np.isfinite(result.history[0]["loss"])
 
 
@@ -280,8 +316,12 @@ def test_data_consistency_keeps_the_measured_samples(mode: str) -> None:
 def test_data_consistency_with_exact_magnitude_and_noiseless_data_is_identity() -> None:
     sim = simulate(_measurement().target, 4, 0.08, seed=2, noise=0.0, phase=False)
     target = torch.as_tensor(sim.target.astype(np.float64))
-    out, _ = data_consistency(target, torch.as_tensor(sim.kspace.astype(np.complex128)),
-                              torch.as_tensor(sim.mask), "hard-lowres")
+    out, _ = data_consistency(
+        target,
+        torch.as_tensor(sim.kspace.astype(np.complex128)),
+        torch.as_tensor(sim.mask),
+        "hard-lowres",
+    )
     np.testing.assert_allclose(out.numpy(), sim.target, atol=1e-6)
 
 

@@ -17,9 +17,17 @@ def test_notebook_runs_top_to_bottom_without_errors(path, tmp_path, monkeypatch)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
         "notebooks are committed without outputs"
     )
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [out for cell in notebook.cells for out in cell.get("outputs", [])
-              if out.get("output_type") == "error"]
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    errors = [
+        out
+        for cell in notebook.cells
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
     assert not errors
     assert os.environ["CSMRI_QUICK"] == "1"
