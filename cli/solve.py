@@ -278,7 +278,6 @@ def _build_method(
         from learned.method import UnetMethod
 
         return UnetMethod.load(model, device=device)
-    assert lam is not None  # chosen automatically before, when not given
     return CompressedSensing(
         reg=reg,
         solver=solver,
