@@ -39,7 +39,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 @click.option(
     "--synth",
     default=0.0,
-    type=FRACTION,
+    type=click.FloatRange(0.0, 1.0),
     show_default=True,
     help="Fraction of examples synthesised from MNI152 tissue maps (domain randomisation).",
 )
