@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError
+from csmri.fft import ifft2c
 from learned.checkpoint import load_model
-from learned.consistency import DC_MODES, data_consistency, ifft2c
+from learned.consistency import DC_MODES, data_consistency
 from learned.unet import NormUnet, UNetConfig
 
 SHIPPED_WEIGHTS = "unet_small.safetensors"
