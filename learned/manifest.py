@@ -146,9 +146,9 @@ def split_subjects(
                              f"(subjects: {', '.join(unique[:8])})")
         val = set(val_subjects)
     else:
-        n_val = round(val_fraction * len(unique))
+        n_val = min(round(val_fraction * len(unique)), len(unique) - 1)
         if val_fraction > 0 and len(unique) > 1:
-            n_val = min(max(n_val, 1), len(unique) - 1)
+            n_val = max(n_val, 1)
         order = np.random.default_rng(seed).permutation(len(unique))
         val = {unique[i] for i in order[:n_val]}
     train = set(unique) - val

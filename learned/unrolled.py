@@ -163,6 +163,28 @@ class UnrolledNet(nn.Module):
             Magnitude estimate in the units of ``A^H y``.
         """
         x = op.adjoint(kspace)
-        for eta, net in zip(self.eta, self.nets, strict=True):
-            x = x - eta * op.adjoint(op.forward(x) - kspace) - net(x)
+        for t, net in enumerate(self.nets):
+            x = self.data_consistency(x, kspace, op, t) - net(x)
         return x.abs()
+
+    def data_consistency(self, x: torch.Tensor, kspace: torch.Tensor, op: Any,
+                         cascade: int) -> torch.Tensor:
+        """Soft data consistency of one cascade: ``x - eta_t A^H (A x - y)``.
+
+        Parameters
+        ----------
+        x : complex Tensor, shape (B, H, W)
+            Current image.
+        kspace : complex Tensor
+            Measured k-space ``y``.
+        op : csmri.linop.LinearOperator
+            ``A``.
+        cascade : int
+            Which cascade's weight ``eta_t``.
+
+        Returns
+        -------
+        complex Tensor, shape (B, H, W)
+            Updated image.
+        """
+        return x - self.eta[cascade] * op.adjoint(op.forward(x) - kspace)
