@@ -171,3 +171,32 @@ def test_synthesised_brains_are_seeded_and_vary() -> None:
     assert a.dtype == np.float32 and a.max() == pytest.approx(1.0)
     assert a.shape != c.shape or not np.allclose(a, c)
     assert (a > 0.05).mean() > 0.1  # a head, not an empty frame
+
+
+def test_compare_and_solve_warn_and_mark_a_leaked_slice(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    stack = np.zeros((4, 32, 32), np.float32)
+    stack[:, 6:26, 8:24] = 1 + rng.random((4, 20, 16))
+    images = tmp_path / "sub-01_stack.npy"
+    np.save(images, stack)
+    model = tmp_path / "m.safetensors"
+    runner = CliRunner()
+    result = runner.invoke(csmri, [
+        "train", "--data", str(images), "-o", str(model), "--epochs", "1",
+        "--steps-per-epoch", "1", "--batch-size", "2", "--patch", "32", "--chans", "4",
+        "--depth", "2",
+    ])
+    assert result.exit_code == 0, result.output
+    scored = tmp_path / "scored.npy"
+    np.save(scored, np.stack([stack[1][::-1], stack[2]]) * 3)  # flipped and rescaled
+    result = runner.invoke(csmri, ["compare", str(scored), "--methods", "zero-filled,unet",
+                                   "--model", str(model), "--lam", "0.01", "--accel", "4"])
+    assert result.exit_code == 0, result.output
+    assert "LEAK: 2 of 2 scored slice(s)" in result.output
+    assert "unet [LEAK]" in result.output
+    kspace = tmp_path / "k.h5"
+    assert runner.invoke(csmri, ["simulate", str(scored), "-o", str(kspace)]).exit_code == 0
+    result = runner.invoke(csmri, ["solve", str(kspace), "-o", str(tmp_path / "r.npy"),
+                                   "--method", "unet", "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "WARNING: LEAK: 2 of 2" in result.output
