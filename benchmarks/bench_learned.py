@@ -124,8 +124,8 @@ def report(rows: list[dict], leaks: dict, speed: dict, seeds: list[int], seconds
         "# Learned vs CS on a held-out subject (Colin27)",
         "",
         f"`python benchmarks/bench_learned.py`; seeds {seeds}; "
-        f"{by[(methods[0], SETTINGS[0][0])]['slices']} scored slices per acceleration "
-        f"(9 per seed), {TUNING_SLICES} other slices per seed tune each CS lambda.",
+        f"{by[(methods[0], SETTINGS[0][0])]['slices']} scored slices per acceleration, "
+        f"{TUNING_SLICES} other slices per seed tune each CS lambda (mean ± sd over slices).",
         "",
         "| method | 4x PSNR | 4x SSIM | 8x PSNR | 8x SSIM | lambda 4x / 8x |",
         "|---|---|---|---|---|---|",
