@@ -224,6 +224,8 @@ class TrainConfig:
             fields["data"] = [str(p) for p in fields["data"]]  # type: ignore[union-attr]
         if chans is not None:
             fields["chans"] = chans
+        if depth is None and fields.get("model") == "unrolled":
+            depth = 3  # the shipped unrolled network's U-Nets
         if depth is not None:
             fields["depth"] = depth
         fields.setdefault("command", " ".join(["csmri", *sys.argv[1:]]))
