@@ -54,7 +54,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--methods",
     default=DEFAULT_METHODS,
     show_default=True,
-    help="Comma-separated: zero-filled, unet, and REG-SOLVER with REG in "
+    help="Comma-separated: zero-filled, unet, unrolled, and REG-SOLVER with REG in "
     f"{'/'.join(REGULARIZERS)} and SOLVER in {'/'.join(SOLVERS)}.",
 )
 @click.option(
@@ -70,7 +70,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--model",
     default=None,
     type=click.Path(path_type=Path),
-    help="U-Net weights; default: the shipped model.",
+    help="Weights for unet or unrolled (list one of them); default: the shipped models.",
 )
 @click.option("--seed", default=0, type=int, show_default=True)
 @click.option("--noise", default=0.005, type=NON_NEGATIVE, show_default=True)
@@ -187,15 +187,19 @@ def compare(
         return
     setup_seconds: dict[str, float] = {}
 
-    def load_unet():
-        from learned.method import UnetMethod
+    def learned_loader(name: str):
+        def load():
+            from learned.method import LEARNED_METHODS
 
-        start = time.perf_counter()
-        method = UnetMethod.load(model, device=device)
-        setup_seconds["unet (model load)"] = time.perf_counter() - start
-        return method
+            start = time.perf_counter()
+            method = LEARNED_METHODS[name].load(model, device=device)
+            setup_seconds[f"{name} (model load)"] = time.perf_counter() - start
+            return method
 
-    method_list = parse_methods(methods, fixed_lam, iters, {"unet": load_unet}, device=device)
+        return load
+
+    factories = {name: learned_loader(name) for name in ("unet", "unrolled")}
+    method_list = parse_methods(methods, fixed_lam, iters, factories, device=device)
     cases = build_cases(
         list(inputs),
         accelerations,
@@ -207,6 +211,18 @@ def compare(
         axis,
         slices,
     )
+
+    if any(hasattr(m, "leaks") for m in method_list):
+        from learned.method import mark_leaks
+
+        for warning in mark_leaks(method_list, cases):
+            click.secho(warning, err=True, fg="red", bold=True)
+
+    if any(hasattr(m, "leaks") for m in method_list):
+        from learned.method import mark_leaks
+
+        for warning in mark_leaks(method_list, cases):
+            click.secho(warning, err=True, fg="red", bold=True)
 
     def progress(message: str) -> None:
         click.echo(f"  .. {message}", err=True)

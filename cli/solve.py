@@ -1,4 +1,4 @@
-"""``csmri solve``: reconstruct a k-space file with a CS solver, the U-Net or zero-filling."""
+"""``csmri solve``: reconstruct a k-space file with a CS solver, a learned model or zero-filling."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option(
     "--method",
     default="cs",
-    type=click.Choice(["cs", "unet", "zero-filled", "sense-adjoint"]),
+    type=click.Choice(["cs", "unet", "unrolled", "zero-filled", "sense-adjoint"]),
     show_default=True,
     help="zero-filled is the RSS of the coil images for multi-coil data; "
     "sense-adjoint is multi-coil only.",
@@ -97,7 +97,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     "--model",
     default=None,
     type=click.Path(path_type=Path),
-    help="U-Net weights (.safetensors); default: the shipped model.",
+    help="Weights (.safetensors) for --method unet/unrolled; default: the shipped model.",
 )
 @click.option(
     "--device",
@@ -216,6 +216,13 @@ def solve(
         lam, lam_note = choice.lam, f", lambda {choice.lam:.3g} (auto: {choice.rule})"
     recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
+    if target is not None and hasattr(recon_method, "leaks"):
+        leaked = recon_method.leaks(target)
+        if leaked:
+            from learned.manifest import leak_warning
+
+            click.secho(leak_warning(recon_method.source, leaked, len(target)), err=True,
+                        fg="red", bold=True)
 
     start = time.perf_counter()
     with tqdm(total=kspace.shape[0], unit="slice", desc=recon_method.name, leave=False) as bar:
@@ -274,10 +281,10 @@ def _build_method(
 ) -> ReconMethod:
     if method == "zero-filled":
         return ZeroFilled()
-    if method == "unet":
-        from learned.method import UnetMethod
+    if method in ("unet", "unrolled"):
+        from learned.method import LEARNED_METHODS
 
-        return UnetMethod.load(model, device=device)
+        return LEARNED_METHODS[method].load(model, device=device)
     return CompressedSensing(
         reg=reg,
         solver=solver,

@@ -1,8 +1,9 @@
-"""Learned one-shot reconstruction: a small fastMRI-style U-Net on the zero-filled image.
+"""Learned reconstruction: a one-shot U-Net and an unrolled network (E2E-VarNet style).
 
-Public API: :func:`reconstruct`, :func:`load_shipped_model`, :func:`load_model`,
-:func:`save_model`, :func:`train` with :class:`TrainConfig`.  Imports ``csmri``;
-``csmri`` never imports this package.
+Public API: :func:`reconstruct` (U-Net), :func:`reconstruct_unrolled`,
+:func:`load_shipped_model`, :func:`load_model`, :func:`save_model`, :func:`train` with
+:class:`TrainConfig`.  Every model file carries its training manifest
+(:mod:`learned.manifest`).  Imports ``csmri``; ``csmri`` never imports this package.
 
 ``import learned`` is light: the public names are imported on first use
 (:mod:`csmri.lazy`), so torch loads only when a learned method is used.
@@ -22,12 +23,15 @@ _EXPORTS = {
     "save_model": "learned.checkpoint",
     "load_shipped_model": "learned.infer",
     "reconstruct": "learned.infer",
+    "reconstruct_unrolled": "learned.infer",
     "shipped_weights_path": "learned.infer",
     "TrainConfig": "learned.train",
     "TrainResult": "learned.train",
     "train": "learned.train",
     "NormUnet": "learned.unet",
     "UNetConfig": "learned.unet",
+    "UnrolledConfig": "learned.unrolled",
+    "UnrolledNet": "learned.unrolled",
 }
 
 __all__ = sorted(_EXPORTS)
