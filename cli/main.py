@@ -15,8 +15,8 @@ from csmri.errors import CsmriError, one_line
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("cli.simulate", "Simulate undersampled single-coil k-space from IMAGE..."),
-    "solve": ("cli.solve", "Reconstruct the k-space file IN (fastMRI .h5, BART .cfl,..."),
-    "train": ("cli.train", "Train a U-Net for one-shot reconstruction of undersampled..."),
+    "solve": ("cli.solve", "Reconstruct k-space files IN (fastMRI .h5,..."),
+    "train": ("cli.train", "Train a U-Net (or unrolled network) to..."),
     "compare": ("cli.compare", "Compare methods on INPUT images/volumes/k-space files..."),
 }
 """Sub-command name -> (module, short help as ``csmri --help`` lists it).
