@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import NON_NEGATIVE, FiniteFloat
+from cli.options import NON_NEGATIVE, FiniteFloat, adapt_option
 from csmri.atomic import atomic_path
 from csmri.errors import UsageError
 from csmri.fft import fft_workers
@@ -103,6 +103,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
 @click.option(
     "--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
 )
+@adapt_option
 def compare(
     inputs: tuple[Path, ...],
     accel: tuple[str, ...],
@@ -120,6 +121,7 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    adapt: int,
 ) -> None:
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
@@ -146,6 +148,8 @@ def compare(
     method_list, setup_seconds = _build_methods(
         methods, fixed_lam, iters, model, device, DEFAULT_LAMBDA
     )
+    if adapt:
+        method_list = _with_adapted(method_list, adapt, seed)
     cases = _build_cases(
         inputs,
         accelerations,
@@ -245,6 +249,18 @@ def _build_methods(
     if len({m.name for m in methods}) != len(methods):
         raise UsageError("--methods lists a method twice")
     return methods, setup
+
+
+def _with_adapted(methods: list[ReconMethod], steps: int, seed: int) -> list[ReconMethod]:
+    """Each learned method followed by its adapted twin (``unet`` then ``unet+adapt``)."""
+    out: list[ReconMethod] = []
+    for method in methods:
+        out.append(method)
+        if hasattr(method, "adapted"):
+            out.append(method.adapted(steps, seed))
+    if len(out) == len(methods):
+        raise UsageError("--adapt needs a learned method (unet) in --methods")
+    return out
 
 
 def _build_cases(

@@ -9,7 +9,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from cli.options import NON_NEGATIVE, overwrite_option
+from cli.options import NON_NEGATIVE, adapt_option, overwrite_option
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
 from csmri.errors import InputError, UsageError
@@ -79,6 +79,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option(
     "--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
 )
+@adapt_option
 @click.option("--png", is_flag=True, help="Also write OUT.png with the reconstructed slices.")
 @overwrite_option
 def solve(
@@ -94,6 +95,7 @@ def solve(
     slices: str | None,
     model: Path | None,
     device: str,
+    adapt: int,
     png: bool,
     overwrite: bool,
 ) -> None:
@@ -106,6 +108,8 @@ def solve(
         check_output_path(png_path, overwrite, (input_path,))
     selection = parse_slices(slices)
     recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
+    if adapt:
+        recon_method = _adapted(recon_method, adapt)
     data = read_kspace(input_path)
     kspace = select_slices(data.kspace, selection, input_path)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
@@ -137,7 +141,11 @@ def solve(
 
         with atomic_path(png_path) as temp:
             save_montage(temp, images, f"{recon_method.name}: {input_path.name}")
-    passes = "one pass" if recon_method.lam is None else f"{np.mean(iterations):.0f} iterations"
+    passes = (
+        f"{np.mean(iterations):.0f} {'adaptation steps' if adapt else 'iterations'}"
+        if recon_method.lam is not None or adapt
+        else "one pass"
+    )
     summary = (
         f"{recon_method.name}: {kspace.shape[0]} slices, {passes} per slice, "
         f"{seconds:.2f} s"
@@ -157,6 +165,13 @@ def solve(
             f" | NMSE {scores['nmse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}"
         )
     click.echo(summary)
+
+
+def _adapted(method: ReconMethod, steps: int) -> ReconMethod:
+    adapted = getattr(method, "adapted", None)
+    if adapted is None:
+        raise UsageError(f"--adapt works only with a learned --method (unet), not {method.name}")
+    return adapted(steps)
 
 
 def _build_method(

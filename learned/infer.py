@@ -77,6 +77,8 @@ def reconstruct(
     device: str | torch.device = "cpu",
     batch_size: int = 4,
     data_consistency_mode: str | None = None,
+    adapt_steps: int = 0,
+    adapt_seed: int = 0,
 ) -> np.ndarray:
     """One-shot U-Net reconstruction of single-coil Cartesian k-space.
 
@@ -94,6 +96,11 @@ def reconstruct(
         Slices per forward pass.
     data_consistency_mode : {"none", "hard", "hard-lowres"} or None
         Override the model's stored data-consistency default.
+    adapt_steps : int
+        Test-time adaptation: at most this many self-supervised steps on each slice's own
+        measured k-space, from a fresh copy of the model (0: none); see :mod:`learned.adapt`.
+    adapt_seed : int
+        Seed of the adaptation's sample splits.
 
     Returns
     -------
@@ -114,6 +121,11 @@ def reconstruct(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device)
     net = _resolve_model(model, device)
+    if adapt_steps:
+        from learned.adapt import AdaptConfig, reconstruct_adapted
+
+        config = AdaptConfig(steps=adapt_steps, seed=adapt_seed).validate()
+        return reconstruct_adapted(kspace, mask, net, config, device, data_consistency_mode)[0]
     mode = net.config.data_consistency if data_consistency_mode is None else data_consistency_mode
     if mode not in DC_MODES:
         raise ValueError(f"data consistency must be one of {', '.join(DC_MODES)}, got {mode!r}")
