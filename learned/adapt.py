@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,7 @@ MAX_STEPS = 2000  # more than this is a typo: at ~0.2 s per step it would be min
 
 DEFAULT_STEPS = 60
 DEFAULT_LOSS_FRACTION = 0.3
-DEFAULT_HOLDOUT_FRACTION = 0.1
+DEFAULT_HOLDOUT_FRACTION = 0.2
 DEFAULT_LR = 1e-4
 # The loss's phase model; an adapted network's output gets its measured samples back.
 ADAPTED_CONSISTENCY = "hard-lowres"
@@ -318,6 +319,7 @@ def adapt_model(
     config: AdaptConfig | None = None,
     maps: np.ndarray | None = None,
     device: str | torch.device = "cpu",
+    on_check: Callable[[int, float, NormUnet], None] | None = None,
 ) -> AdaptResult:
     """Adapt a copy of ``model`` to one slice's measured k-space (see the module docstring).
 
@@ -335,6 +337,9 @@ def adapt_model(
         Coil sensitivities for multi-coil k-space.
     device : str or torch.device
         Where to adapt.
+    on_check : callable, optional
+        Called as ``on_check(step, held_out_error, network)`` at every check (benchmarks
+        score the current weights with it; it must not modify them).
 
     Returns
     -------
@@ -372,6 +377,8 @@ def adapt_model(
         with torch.no_grad():
             value = float(scan.error(pool_t, holdout_t))
         result.checks.append((step, value))
+        if on_check is not None:
+            on_check(step, value, net)
         return value
 
     best, best_state, stale = check(0), copy.deepcopy(net.state_dict()), 0
