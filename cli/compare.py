@@ -55,7 +55,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--methods",
     default=DEFAULT_METHODS,
     show_default=True,
-    help="Comma-separated: zero-filled, unet, and REG-SOLVER with REG in "
+    help="Comma-separated: zero-filled, unet, unrolled, and REG-SOLVER with REG in "
     f"{'/'.join(REGULARIZERS)} and SOLVER in {'/'.join(SOLVERS)}.",
 )
 @click.option(
@@ -70,7 +70,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--model",
     default=None,
     type=click.Path(path_type=Path),
-    help="U-Net weights; default: the shipped model.",
+    help="Weights for unet or unrolled (list one of them); default: the shipped models.",
 )
 @click.option("--seed", default=0, type=int, show_default=True)
 @click.option("--noise", default=0.005, type=NON_NEGATIVE, show_default=True)
@@ -162,6 +162,12 @@ def compare(
         slices,
     )
 
+    if any(hasattr(m, "leaks") for m in method_list):
+        from learned.method import mark_leaks
+
+        for warning in mark_leaks(method_list, cases):
+            click.secho(warning, err=True, fg="red", bold=True)
+
     def progress(message: str) -> None:
         click.echo(f"  .. {message}", err=True)
 
@@ -226,12 +232,12 @@ def _build_methods(
     for name in [part.strip() for part in spec.split(",") if part.strip()]:
         if name == "zero-filled":
             methods.append(ZeroFilled())
-        elif name == "unet":
-            from learned.method import UnetMethod
+        elif name in ("unet", "unrolled"):
+            from learned.method import LEARNED_METHODS
 
             start = time.perf_counter()
-            methods.append(UnetMethod.load(model, device=device))
-            setup["unet (model load)"] = time.perf_counter() - start
+            methods.append(LEARNED_METHODS[name].load(model, device=device))
+            setup[f"{name} (model load)"] = time.perf_counter() - start
         else:
             reg, _, solver = name.rpartition("-")
             if reg not in REGULARIZERS or solver not in SOLVERS:
@@ -259,7 +265,7 @@ def _with_adapted(methods: list[ReconMethod], steps: int, seed: int) -> list[Rec
         if hasattr(method, "adapted"):
             out.append(method.adapted(steps, seed))
     if len(out) == len(methods):
-        raise UsageError("--adapt needs a learned method (unet) in --methods")
+        raise UsageError("--adapt needs a learned method (unet, unrolled) in --methods")
     return out
 
 

@@ -1,4 +1,4 @@
-"""``csmri solve``: reconstruct a k-space file with a CS solver, the U-Net or zero-filling."""
+"""``csmri solve``: reconstruct a k-space file with a CS solver, a learned model or zero-filling."""
 
 from __future__ import annotations
 
@@ -39,7 +39,10 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     help="Output .h5 (fastMRI 'reconstruction'), .npy or .cfl.",
 )
 @click.option(
-    "--method", default="cs", type=click.Choice(["cs", "unet", "zero-filled"]), show_default=True
+    "--method",
+    default="cs",
+    type=click.Choice(["cs", "unet", "unrolled", "zero-filled"]),
+    show_default=True,
 )
 @click.option("--reg", default="tv", type=click.Choice(REGULARIZERS), show_default=True)
 @click.option(
@@ -74,7 +77,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     "--model",
     default=None,
     type=click.Path(path_type=Path),
-    help="U-Net weights (.safetensors); default: the shipped model.",
+    help="Weights (.safetensors) for --method unet/unrolled; default: the shipped model.",
 )
 @click.option(
     "--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True
@@ -113,6 +116,13 @@ def solve(
     data = read_kspace(input_path)
     kspace = select_slices(data.kspace, selection, input_path)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
+    if target is not None and hasattr(recon_method, "leaks"):
+        leaked = recon_method.leaks(target)
+        if leaked:
+            from learned.manifest import leak_warning
+
+            click.secho(leak_warning(recon_method.source, leaked, len(target)), err=True,
+                        fg="red", bold=True)
 
     images = np.empty(kspace.shape, dtype=np.float32)
     iterations: list[int] = []
@@ -170,7 +180,9 @@ def solve(
 def _adapted(method: ReconMethod, steps: int) -> ReconMethod:
     adapted = getattr(method, "adapted", None)
     if adapted is None:
-        raise UsageError(f"--adapt works only with a learned --method (unet), not {method.name}")
+        raise UsageError(
+            f"--adapt works only with a learned --method (unet, unrolled), not {method.name}"
+        )
     return adapted(steps)
 
 
@@ -187,10 +199,10 @@ def _build_method(
 ) -> ReconMethod:
     if method == "zero-filled":
         return ZeroFilled()
-    if method == "unet":
-        from learned.method import UnetMethod
+    if method in ("unet", "unrolled"):
+        from learned.method import LEARNED_METHODS
 
-        return UnetMethod.load(model, device=device)
+        return LEARNED_METHODS[method].load(model, device=device)
     from csmri.reconstruct import DEFAULT_LAMBDA
 
     return CompressedSensing(

@@ -1,4 +1,4 @@
-"""``csmri train``: train a U-Net on images, NIfTI volumes or fastMRI targets."""
+"""``csmri train``: train a U-Net or an unrolled network on images, volumes or fastMRI targets."""
 
 from __future__ import annotations
 
@@ -20,7 +20,35 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
     multiple=True,
     required=True,
     type=click.Path(path_type=Path),
-    help="NIfTI volume, image folder or fastMRI .h5 file (repeatable).",
+    help="NIfTI volume, image folder, fastMRI .h5 file, or 'mni152' (nilearn's MNI152 "
+    "template) (repeatable). Options: PATH?subject=S&axes=0,1,2&exclude=AXIS:A-B. "
+    "Subject: ?subject=, else the file name up to its first '_'.",
+)
+@click.option(
+    "--model",
+    "model",
+    default="unet",
+    type=click.Choice(["unet", "unrolled"]),
+    show_default=True,
+    help="One-shot U-Net, or the unrolled network (U-Net cascades + data consistency).",
+)
+@click.option(
+    "--cascades", default=5, type=click.IntRange(1, 32), show_default=True,
+    help="Cascades of the unrolled network.",
+)
+@click.option(
+    "--synth",
+    default=0.0,
+    type=click.FloatRange(0.0, 1.0),
+    show_default=True,
+    help="Fraction of examples synthesised from MNI152 tissue maps (domain randomisation).",
+)
+@click.option(
+    "--val-subject",
+    "val_subjects",
+    multiple=True,
+    help="Hold this subject out for validation (repeatable; default: a random "
+    "--val-fraction of the subjects).",
 )
 @click.option(
     "-o",
@@ -94,7 +122,11 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 )
 @overwrite_option
 def train(output: Path, overwrite: bool, resume: Path | None, **options: object) -> None:
-    """Train a U-Net for one-shot reconstruction of undersampled k-space."""
+    """Train a U-Net (or unrolled network) to reconstruct undersampled k-space.
+
+    Training and validation are split by subject, never by slice; the model file records
+    the training manifest (volumes, sha256, slice ranges, slice hashes, augmentations).
+    """
     from learned.train import TrainConfig
     from learned.train import train as train_model
 

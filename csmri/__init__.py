@@ -1,7 +1,8 @@
 """csmri: compressed-sensing MRI reconstruction, side by side with learned one-shot reconstruction.
 
-The library layers mirror the maths: ``fft`` and ``operators`` (forward model),
-``masks``, ``regularizers`` (with their proximal operators), ``solvers``,
+The library layers mirror the maths: ``fft`` and ``linop`` (the forward model's
+operators, on NumPy or torch), ``masks``, ``regularizers`` (with their proximal
+operators), ``solvers``,
 ``reconstruct`` (the application that composes them), plus ``data``,
 ``simulate``, ``kspace_io`` and ``metrics``.
 """

@@ -35,8 +35,9 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError, UsageError
-from learned.consistency import centre_block, fft2c, ifft2c
+from learned.consistency import centre_block
 from learned.unet import NormUnet
+from learned.unrolled import UnrolledNet
 
 MAX_STEPS = 2000  # more than this is a typo: at ~0.2 s per step it would be minutes per slice
 
@@ -136,7 +137,7 @@ class AdaptResult:
 
     Attributes
     ----------
-    model : NormUnet
+    model : NormUnet or UnrolledNet
         The copy with the weights of the best held-out check.
     losses : list of float
         Self-supervised loss of every step run.
@@ -148,7 +149,7 @@ class AdaptResult:
         Wall time.
     """
 
-    model: NormUnet
+    model: NormUnet | UnrolledNet
     losses: list[float] = field(default_factory=list)
     checks: list[tuple[int, float]] = field(default_factory=list)
     best_step: int = 0
@@ -250,82 +251,79 @@ def holdout_set(
 
 
 class ScanModel:
-    """The network and the encoding operator of one scan, restricted to any sample set.
+    """A network and the encoding operator of one scan, restricted to any set of samples.
 
     Parameters
     ----------
-    net : NormUnet
-        Magnitude network.
+    net : NormUnet or UnrolledNet
+        The network.  A U-Net's magnitude takes the phase of the centre block's image.
     kspace : complex Tensor, shape (H, W) or (C, H, W)
         Measured k-space of one slice (single-coil, or multi-coil with ``maps``).
-    centre : bool Tensor, shape (W,) or (H, W)
-        Fully sampled centre (for the phase estimate).
+    centre : ndarray of bool, shape (W,) or (H, W)
+        Fully sampled centre.
     maps : complex Tensor, shape (C, H, W), optional
-        Coil sensitivities: the SENSE operator of :mod:`csmri.linop`.
+        Coil sensitivities: ``A`` is :class:`csmri.linop.Sense`, else
+        :class:`csmri.linop.Cartesian`.
     """
 
     def __init__(
         self,
-        net: NormUnet,
+        net: NormUnet | UnrolledNet,
         kspace: torch.Tensor,
-        centre: torch.Tensor,
+        centre: np.ndarray,
         maps: torch.Tensor | None = None,
     ) -> None:
         self.net, self.kspace, self.maps = net, kspace, maps
-        low = self.adjoint(kspace, centre)
-        size = low.abs()
-        self.phase = torch.where(size > 0, low / size.clamp_min(1e-30), torch.ones_like(low))
+        self.phase = None
+        if isinstance(net, NormUnet):
+            low = self.operator(centre).adjoint(kspace)
+            size = low.abs()
+            self.phase = torch.where(size > 0, low / size.clamp_min(1e-30), torch.ones_like(low))
 
-    def _sense(self, units: torch.Tensor):
-        from csmri.linop import Sense  # the operator layer; only needed for multi-coil data
+    def operator(self, units: np.ndarray):
+        """``A`` restricted to the given samples: ``P_units F`` (``S`` first with maps)."""
+        from csmri.linop import Cartesian, Sense
 
-        return Sense(self.maps, units)
+        shape = tuple(self.kspace.shape[-2:])
+        return Cartesian(units, shape) if self.maps is None else Sense(self.maps, units)
 
-    def forward(self, image: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
-        """``P_units A x``: k-space of an image on the given units (zero elsewhere)."""
-        if self.maps is not None:
-            return self._sense(units).forward(image)
-        return fft2c(image) * units
-
-    def adjoint(self, kspace: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
-        """``A^H P_units y``: the zero-filled image of the given units."""
-        if self.maps is not None:
-            return self._sense(units).adjoint(kspace)
-        return ifft2c(kspace * units)
-
-    def image(self, units: torch.Tensor) -> torch.Tensor:
-        """The network's complex image ``(H, W)`` reconstructed from the measured units."""
-        zero_filled = self.adjoint(self.kspace, units)
+    def image(self, units: np.ndarray) -> torch.Tensor:
+        """The network's complex image ``(H, W)`` reconstructed from the given samples."""
+        op = self.operator(units)
+        if self.phase is None:  # unrolled: it applies A and A^H itself
+            kspace = self.kspace * torch.as_tensor(units, device=self.kspace.device)
+            return self.net.image(kspace[None], op)[0]
+        zero_filled = op.adjoint(self.kspace)
         x = torch.stack([zero_filled.real, zero_filled.imag])[None]
         magnitude = self.net(x.contiguous(memory_format=torch.channels_last))[0]
         return magnitude.to(self.phase.dtype) * self.phase
 
-    def error(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def error(self, inputs: np.ndarray, targets: np.ndarray) -> torch.Tensor:
         """Relative squared k-space error on ``targets`` of the image from ``inputs``."""
-        residual = self.forward(self.image(inputs), targets) - self.kspace * targets
-        reference = (self.kspace * targets).abs().square().sum().clamp_min(1e-30)
-        return residual.abs().square().sum() / reference
+        op = self.operator(targets)
+        measured = op.cartesian.mask_op if self.maps is not None else op.mask_op
+        wanted = measured.forward(self.kspace)
+        residual = op.forward(self.image(inputs)) - wanted
+        return residual.abs().square().sum() / wanted.abs().square().sum().clamp_min(1e-30)
 
 
-def _units(mask: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A unit set as a bool tensor that broadcasts against k-space ``(..., H, W)``."""
-    return torch.as_tensor(mask, device=device)
+Network = NormUnet | UnrolledNet
 
 
 def adapt_model(
-    model: NormUnet,
+    model: Network,
     kspace: np.ndarray,
     mask: np.ndarray,
     config: AdaptConfig | None = None,
     maps: np.ndarray | None = None,
     device: str | torch.device = "cpu",
-    on_check: Callable[[int, float, NormUnet], None] | None = None,
+    on_check: Callable[[int, float, Network], None] | None = None,
 ) -> AdaptResult:
     """Adapt a copy of ``model`` to one slice's measured k-space (see the module docstring).
 
     Parameters
     ----------
-    model : NormUnet
+    model : NormUnet or UnrolledNet
         Trained network (not modified).
     kspace : ndarray of complex, shape (H, W) or (C, H, W)
         Measured k-space of one slice (values off the mask are ignored).
@@ -365,17 +363,17 @@ def adapt_model(
     rng = np.random.default_rng(config.seed)
     centre, holdout = holdout_set(mask, config.holdout_fraction, rng)
     pool = mask & ~holdout
-    y = torch.as_tensor(kspace, dtype=torch.complex64, device=device)
-    coil_maps = None if maps is None else torch.as_tensor(maps, torch.complex64, device=device)
+    y = _tensor(kspace, device)
+    if maps is not None:
+        maps = _tensor(maps, device)
     net.eval()  # frozen normalisation statistics (BatchNorm); gradients still flow
     net.requires_grad_(True)
-    scan = ScanModel(net, y, _units(centre, device), coil_maps)
-    pool_t, holdout_t = _units(pool, device), _units(holdout, device)
+    scan = ScanModel(net, y, centre, maps)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
 
     def check(step: int) -> float:
         with torch.no_grad():
-            value = float(scan.error(pool_t, holdout_t))
+            value = float(scan.error(pool, holdout))
         result.checks.append((step, value))
         if on_check is not None:
             on_check(step, value, net)
@@ -384,7 +382,7 @@ def adapt_model(
     best, best_state, stale = check(0), copy.deepcopy(net.state_dict()), 0
     for step in range(1, config.steps + 1):
         loss_set = draw_subset(pool & ~centre, config.loss_fraction, rng)
-        loss = scan.error(_units(pool & ~loss_set, device), _units(loss_set, device))
+        loss = scan.error(pool & ~loss_set, loss_set)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -403,6 +401,11 @@ def adapt_model(
     net.requires_grad_(False)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A complex64 copy on ``device`` (inputs may be read-only views: never shared)."""
+    return torch.from_numpy(np.array(array, dtype=np.complex64)).to(device)
 
 
 def _unit_name(mask: np.ndarray) -> str:
@@ -428,29 +431,32 @@ def _check_inputs(kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None)
 def reconstruct_adapted(
     kspace: np.ndarray,
     mask: np.ndarray,
-    model: NormUnet,
+    model: Network,
     config: AdaptConfig,
     device: str | torch.device = "cpu",
     data_consistency_mode: str | None = None,
+    maps: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[AdaptResult]]:
     """Adapt a fresh copy of ``model`` to each slice, then reconstruct it from all its samples.
 
     Parameters
     ----------
-    kspace : ndarray of complex, shape (S, H, W)
-        Single-coil k-space.
+    kspace : ndarray of complex, shape (S, H, W) or, with ``maps``, (S, C, H, W)
+        Measured k-space.
     mask : ndarray of bool, shape (W,)
         Sampled columns.
-    model : NormUnet
+    model : NormUnet or UnrolledNet
         Trained network (not modified).
     config : AdaptConfig
         Adaptation settings (``config.steps > 0``).
     device : str or torch.device
         Where to run.
     data_consistency_mode : {"none", "hard", "hard-lowres"}, optional
-        Default: the model's stored mode, or ``hard-lowres`` where that is ``none``.  The
-        loss fits only the samples the network did not see, so an adapted network is
-        reliable off the measured samples, not on them: put the measurements back.
+        U-Net only.  Default: the model's stored mode, or ``hard-lowres`` where that is
+        ``none``: the loss fits only samples the network did not see, so an adapted U-Net
+        is reliable off the measured samples, not on them; the measurements go back in.
+    maps : ndarray of complex, shape (S, C, H, W), optional
+        Coil sensitivities (unrolled network, multi-coil k-space).
 
     Returns
     -------
@@ -459,18 +465,23 @@ def reconstruct_adapted(
     results : list of AdaptResult
         One per slice.
     """
-    from learned.infer import reconstruct
+    from learned.infer import reconstruct, reconstruct_unrolled
 
-    if data_consistency_mode is None:
+    if isinstance(model, NormUnet) and data_consistency_mode is None:
         stored = model.config.data_consistency
         data_consistency_mode = ADAPTED_CONSISTENCY if stored == "none" else stored
-    images = np.empty(kspace.shape, dtype=np.float32)
+    images = np.empty((kspace.shape[0], *kspace.shape[-2:]), dtype=np.float32)
     results = []
     for index in range(kspace.shape[0]):
-        result = adapt_model(model, kspace[index] * mask, mask, config, device=device)
-        images[index] = reconstruct(
-            kspace[index : index + 1], mask, model=result.model, device=device,
-            data_consistency_mode=data_consistency_mode,
-        )[0]
+        coils = None if maps is None else maps[index : index + 1]
+        result = adapt_model(model, kspace[index] * mask, mask, config,
+                             None if coils is None else coils[0], device)
+        if isinstance(model, NormUnet):
+            image = reconstruct(kspace[index : index + 1], mask, model=result.model,
+                                device=device, data_consistency_mode=data_consistency_mode)
+        else:
+            image = reconstruct_unrolled(kspace[index : index + 1], mask, model=result.model,
+                                         device=device, maps=coils)
+        images[index] = image[0]
         results.append(result)
     return images, results

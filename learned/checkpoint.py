@@ -18,10 +18,18 @@ from safetensors.torch import save_file
 
 from csmri.atomic import atomic_path
 from csmri.errors import InputError
+from learned.manifest import check_manifest
 from learned.unet import NormUnet, UNetConfig
+from learned.unrolled import UnrolledConfig, UnrolledNet
 
 FORMAT = "csmri-unet"
 FORMAT_VERSION = 1
+KINDS = {
+    "unet": (FORMAT, UNetConfig, NormUnet, "U-Net", "--method unet"),
+    "unrolled": ("csmri-unrolled", UnrolledConfig, UnrolledNet, "unrolled network",
+                 "--method unrolled"),
+}
+"""Model kind -> (header format, config class, module class, name, CLI option)."""
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save archives (pickles inside a zip)
 
 
@@ -146,7 +154,10 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def save_model(
-    path: str | Path, model: NormUnet, config: UNetConfig | dict, metadata: dict
+    path: str | Path,
+    model: NormUnet | UnrolledNet,
+    config: UNetConfig | UnrolledConfig | dict,
+    metadata: dict,
 ) -> Path:
     """Save weights, config and metadata (safetensors + sidecar JSON).
 
@@ -154,12 +165,13 @@ def save_model(
     ----------
     path : str or Path
         ``.safetensors`` destination; ``NAME.json`` is written next to it.
-    model : NormUnet
+    model : NormUnet or UnrolledNet
         The network.
-    config : UNetConfig or dict
+    config : UNetConfig, UnrolledConfig or dict
         Its architecture.
     metadata : dict
-        JSON-serialisable provenance (command, data fingerprint, metrics, versions).
+        JSON-serialisable provenance (command, data fingerprint, metrics, versions) with
+        the training manifest under ``"manifest"``.
 
     Returns
     -------
@@ -167,8 +179,9 @@ def save_model(
         The weights file.
     """
     path = Path(path)
-    config = config.to_dict() if isinstance(config, UNetConfig) else dict(config)
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config,
+    kind = "unrolled" if isinstance(model, UnrolledNet) else "unet"
+    config = dict(config) if isinstance(config, dict) else config.to_dict()
+    header = {"format": KINDS[kind][0], "format_version": FORMAT_VERSION, "config": config,
               "metadata": metadata}
     save_tensors(path, model.state_dict(), header)
     write_json(sidecar_path(path), header)
@@ -176,8 +189,9 @@ def save_model(
 
 
 def load_model(
-    path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[NormUnet, UNetConfig, dict]:
+    path: str | Path, device: str | torch.device = "cpu", kind: str = "unet",
+    require_manifest: bool = True,
+) -> tuple[NormUnet | UnrolledNet, UNetConfig | UnrolledConfig, dict]:
     """Load a model saved by :func:`save_model`; never runs code from the file.
 
     Parameters
@@ -186,12 +200,17 @@ def load_model(
         ``.safetensors`` file.
     device : str or torch.device
         Where to put the model.
+    kind : {"unet", "unrolled"}
+        The model kind expected; a file of the other kind is refused.
+    require_manifest : bool
+        Refuse files without a well-formed training manifest
+        (:func:`learned.manifest.check_manifest`).
 
     Returns
     -------
-    model : NormUnet
+    model : NormUnet or UnrolledNet
         In eval mode.
-    config : UNetConfig
+    config : UNetConfig or UnrolledConfig
         Its architecture.
     metadata : dict
         Provenance.
@@ -199,17 +218,28 @@ def load_model(
     Raises
     ------
     InputError
-        Pickles, corrupt files, files without a csmri config, or weights whose shapes do
-        not match the architecture in the config (one line naming the file).
+        Pickles, corrupt files, files without a csmri config or manifest, models of the
+        other kind, or weights whose shapes do not match the architecture in the config
+        (one line naming the file).
     """
     tensors, header = load_tensors(path)
-    if header.get("format") != FORMAT or "config" not in header:
-        raise InputError("is not a csmri U-Net file (no csmri-unet config in its header)", path)
+    expected_format, config_class, model_class, name, _ = KINDS[kind]
+    found = header.get("format")
+    for other, (other_format, _, _, other_name, other_option) in KINDS.items():
+        if other != kind and found == other_format:
+            raise InputError(f"holds {other_name} weights, not {name} weights; "
+                             f"use it with {other_option}", path)
+    if found != expected_format or "config" not in header:
+        raise InputError(f"is not a csmri {name} file (no {expected_format} config in its "
+                         "header)", path)
     try:
-        config = UNetConfig(**header["config"]).validate()
+        config = config_class(**header["config"]).validate()
     except (TypeError, ValueError) as error:
-        raise InputError(f"has an invalid U-Net config ({_one_line(error)})", path) from None
-    model = NormUnet(config)
+        raise InputError(f"has an invalid {name} config ({_one_line(error)})", path) from None
+    metadata = header.get("metadata", {})
+    if require_manifest:
+        check_manifest(metadata, path)
+    model = model_class(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -230,7 +260,7 @@ def load_model(
         if tensors[key].dtype != value.dtype:
             tensors[key] = tensors[key].to(value.dtype)
     model.load_state_dict(tensors, strict=True)
-    return model.to(device).eval(), config, header.get("metadata", {})
+    return model.to(device).eval(), config, metadata
 
 
 def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, scalars: dict) -> None:

@@ -22,45 +22,9 @@ from __future__ import annotations
 
 import torch
 
+from csmri.fft import fft2c, ifft2c
+
 DC_MODES: tuple[str, ...] = ("none", "hard", "hard-lowres")
-
-
-def fft2c(image: torch.Tensor) -> torch.Tensor:
-    """Centred orthonormal 2-D FFT over the last two axes (as :func:`csmri.fft.fft2c`).
-
-    Parameters
-    ----------
-    image : complex Tensor, shape (..., H, W)
-        Image.
-
-    Returns
-    -------
-    complex Tensor, shape (..., H, W)
-        Centred k-space.
-    """
-    dims = (-2, -1)
-    return torch.fft.fftshift(
-        torch.fft.fft2(torch.fft.ifftshift(image, dim=dims), norm="ortho"), dim=dims
-    )
-
-
-def ifft2c(kspace: torch.Tensor) -> torch.Tensor:
-    """Centred orthonormal inverse 2-D FFT over the last two axes.
-
-    Parameters
-    ----------
-    kspace : complex Tensor, shape (..., H, W)
-        Centred k-space.
-
-    Returns
-    -------
-    complex Tensor, shape (..., H, W)
-        Image.
-    """
-    dims = (-2, -1)
-    return torch.fft.fftshift(
-        torch.fft.ifft2(torch.fft.ifftshift(kspace, dim=dims), norm="ortho"), dim=dims
-    )
 
 
 def centre_block(mask: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,8 @@ from csmri.errors import InputError
 from csmri.fft import fft2c, ifft2c
 from csmri.masks import make_mask
 from csmri.simulate import smooth_phase
+from learned.manifest import subject_of
+from learned.synth import MNI152_NAME, MNI152_SUBJECT, Synthesizer, mni152_path
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_SUFFIXES = (".png", ".npy", ".h5", *NIFTI_SUFFIXES)
@@ -40,21 +42,28 @@ class Source:
         For NIfTI: the array axes slices are taken along.
     exclude : dict
         ``{axis: (first, last)}``: inclusive voxel-index ranges of NIfTI slices to skip.
+    subject : str or None
+        Subject identity of every file of this source (None: from each file's name, see
+        :func:`learned.manifest.subject_of`).
     """
 
     path: Path
     axes: tuple[int, ...] = (0, 1, 2)
     exclude: dict[int, tuple[int, int]] = field(default_factory=dict)
+    subject: str | None = None
 
 
 def parse_source(text: str | Path) -> Source:
-    """Parse ``PATH`` or ``PATH?axes=2&exclude=2:56-116`` (several ``exclude`` allowed).
+    """Parse ``PATH`` or ``PATH?axes=2&exclude=2:56-116&subject=S`` (several ``exclude``).
+
+    ``mni152`` as the path names nilearn's MNI152 2009a T1 template (subject
+    ``mni152-2009a-sym``).
 
     Parameters
     ----------
     text : str or Path
-        Path with optional query: ``axes`` (comma-separated array axes of a NIfTI volume)
-        and ``exclude`` (``AXIS:FIRST-LAST``, inclusive voxel indices).
+        Path with optional query: ``axes`` (comma-separated array axes of a NIfTI volume),
+        ``exclude`` (``AXIS:FIRST-LAST``, inclusive voxel indices) and ``subject``.
 
     Returns
     -------
@@ -64,6 +73,8 @@ def parse_source(text: str | Path) -> Source:
     text = str(text)
     path, _, query = text.partition("?")
     source = Source(Path(path))
+    if path == MNI152_NAME:
+        source = Source(mni152_path("t1"), subject=MNI152_SUBJECT)
     try:
         options = parse_qs(query, strict_parsing=bool(query))
         if "axes" in options:
@@ -72,7 +83,9 @@ def parse_source(text: str | Path) -> Source:
             axis, _, span = item.partition(":")
             first, _, last = span.partition("-")
             source.exclude[int(axis)] = (int(first), int(last or first))
-        unknown = set(options) - {"axes", "exclude"}
+        if "subject" in options:
+            source.subject = options["subject"][-1]
+        unknown = set(options) - {"axes", "exclude", "subject"}
     except ValueError:
         raise InputError(
             f"bad data option {query!r}; expected axes=0,1,2&exclude=AXIS:FIRST-LAST", path
@@ -147,7 +160,7 @@ def colin27_policy(source: Source) -> Source:
     exclude = dict(source.exclude)
     lo, hi = exclude.get(2, (first, last))
     exclude[2] = (min(lo, first), max(hi, last))
-    return Source(source.path, axes=(2,), exclude=exclude)
+    return Source(source.path, axes=(2,), exclude=exclude, subject=source.subject)
 
 
 def _files(path: Path) -> list[Path]:
@@ -177,11 +190,17 @@ class SliceSet:
         ``"file:axis:index"`` per slice.
     fingerprint : dict
         ``{file: sha256}`` of every input file.
+    subjects : list of str
+        Subject of every slice.
+    files : dict
+        ``{file: subject}`` of every input file.
     """
 
     images: list[np.ndarray] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     fingerprint: dict[str, str] = field(default_factory=dict)
+    subjects: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def load_slices(
@@ -213,9 +232,11 @@ def load_slices(
         source = item if isinstance(item, Source) else parse_source(item)
         for file in _files(source.path):
             result.fingerprint[str(file)] = sha256_file(file)
+            subject = source.subject or subject_of(file.name)
+            result.files[str(file)] = subject
             name = file.name.lower()
             if name.endswith(NIFTI_SUFFIXES):
-                spec = Source(file, source.axes, source.exclude)
+                spec = Source(file, source.axes, source.exclude, subject)
                 if exclude_sample and is_colin27(file):
                     spec = colin27_policy(spec)
                 stacks = [(axis, read_images(file, axis=axis)) for axis in spec.axes]
@@ -235,7 +256,8 @@ def load_slices(
                     if _foreground_fraction(image, 0.1 * peak) < min_foreground:
                         continue
                     result.images.append(np.ascontiguousarray(image / peak, dtype=np.float32))
-                    result.origins.append(f"{file.name}:{axis}:{index}")
+                    result.origins.append(f"{file}:{axis}:{index}")
+                    result.subjects.append(subject)
     if not result.images:
         raise InputError("no usable (non-empty) training slices in the data")
     return result
@@ -366,6 +388,8 @@ def training_batch(
     seed: int,
     epoch: int,
     step: int,
+    synth: Synthesizer | None = None,
+    synth_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A freshly simulated, augmented training batch.
 
@@ -384,6 +408,10 @@ def training_batch(
         Patch side (0: use the full slices; they must then share one shape).
     seed, epoch, step : int
         Seed the example's random stream as ``(seed, epoch, step, i)``.
+    synth : Synthesizer, optional
+        Domain randomisation (:mod:`learned.synth`).
+    synth_fraction : float
+        Probability that an example is synthesised instead of taken from ``images``.
 
     Returns
     -------
@@ -395,7 +423,8 @@ def training_batch(
     inputs, targets = [], []
     for i, index in enumerate(indices):
         rng = np.random.default_rng([seed, epoch, step, i])
-        image = augment(images[index], rng)
+        use_synth = synth is not None and rng.random() < synth_fraction
+        image = augment(synth.draw(rng) if use_synth else images[index], rng)
         which = int(rng.integers(len(sim.accelerations)))
         noise = float(rng.uniform(0, 2 * sim.noise))
         zero_filled, _, _ = simulate_one(

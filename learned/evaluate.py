@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from csmri.fft import ifft2c
 from csmri.metrics import psnr, ssim
-from learned.consistency import DC_MODES, data_consistency, ifft2c
+from learned.consistency import DC_MODES, data_consistency
 from learned.unet import NormUnet
 
 

@@ -1,4 +1,4 @@
-"""Reconstruct magnitude images from undersampled single-coil k-space with a trained U-Net."""
+"""Reconstruct magnitude images from undersampled k-space with a trained U-Net or unrolled net."""
 
 from __future__ import annotations
 
@@ -9,50 +9,61 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError
+from csmri.fft import ifft2c
 from learned.checkpoint import load_model
-from learned.consistency import DC_MODES, data_consistency, ifft2c
-from learned.unet import NormUnet, UNetConfig
+from learned.consistency import DC_MODES, data_consistency
+from learned.unet import NormUnet
+from learned.unrolled import UnrolledNet
 
 SHIPPED_WEIGHTS = "unet_small.safetensors"
+SHIPPED = {
+    "unet": ("unet_small.safetensors", "scripts/train_shipped_model.sh"),
+    "unrolled": ("unrolled_small.safetensors", "scripts/train_unrolled_model.sh"),
+}
 
 
-def shipped_weights_path() -> Path:
+def shipped_weights_path(kind: str = "unet") -> Path:
     """Path of the pretrained weights inside the package.
+
+    Parameters
+    ----------
+    kind : {"unet", "unrolled"}
+        Which model.
 
     Returns
     -------
     Path
-        ``learned/weights/unet_small.safetensors``.
+        ``learned/weights/unet_small.safetensors`` or ``unrolled_small.safetensors``.
     """
-    return Path(__file__).resolve().parent / "weights" / SHIPPED_WEIGHTS
+    return Path(__file__).resolve().parent / "weights" / SHIPPED[kind][0]
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(path: str, device: str) -> tuple[NormUnet, UNetConfig, dict]:
-    return load_model(path, device)
+def _load_cached(path: str, device: str, kind: str = "unet") -> tuple:
+    return load_model(path, device, kind)
 
 
-def load_shipped_model(device: str | torch.device = "cpu") -> tuple[NormUnet, UNetConfig, dict]:
-    """Load the pretrained small U-Net shipped with the package (cached).
+def load_shipped_model(device: str | torch.device = "cpu", kind: str = "unet") -> tuple:
+    """Load a pretrained model shipped with the package (cached).
 
     Parameters
     ----------
     device : str or torch.device
         Where to put it.
+    kind : {"unet", "unrolled"}
+        Which model.
 
     Returns
     -------
-    model : NormUnet
-    config : UNetConfig
+    model : NormUnet or UnrolledNet
+    config : UNetConfig or UnrolledConfig
     metadata : dict
-        Training provenance and validation metrics.
+        Training provenance, manifest and validation metrics.
     """
-    path = shipped_weights_path()
+    path = shipped_weights_path(kind)
     if not path.is_file():
-        raise InputError(
-            "the shipped U-Net weights are missing; run scripts/train_shipped_model.sh", path
-        )
-    return _load_cached(str(path), str(device))
+        raise InputError(f"the shipped {kind} weights are missing; run {SHIPPED[kind][1]}", path)
+    return _load_cached(str(path), str(device), kind)
 
 
 def _resolve_model(model, device) -> NormUnet:
@@ -145,6 +156,106 @@ def reconstruct(
                 )
                 magnitude, _ = data_consistency(net(x), k, cols, mode)
                 out[start : start + batch_size] = magnitude.float().cpu().numpy()
+    finally:
+        net.train(was_training)
+    return out
+
+
+def _check_stack(kspace: np.ndarray, mask: np.ndarray, coil_axis: bool) -> tuple:
+    """Validate ``(S, [C,] H, W)`` k-space and a ``(W,)`` mask; returns both as arrays."""
+    kspace = np.asarray(kspace)
+    expected = 4 if coil_axis else 3
+    if kspace.ndim == expected - 1:
+        kspace = kspace[np.newaxis]
+    if kspace.ndim != expected:
+        shape = "(S, C, H, W)" if coil_axis else "(S, H, W) or (H, W)"
+        raise InputError(f"k-space must have shape {shape}, got {kspace.shape}")
+    mask = np.asarray(mask).astype(bool).reshape(-1)
+    if mask.shape[0] != kspace.shape[-1]:
+        raise InputError(f"mask has {mask.shape[0]} columns, k-space has {kspace.shape[-1]}")
+    if not np.isfinite(kspace).all():
+        raise InputError("k-space contains NaN or Inf")
+    return kspace, mask
+
+
+def reconstruct_unrolled(
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    model: UnrolledNet | str | Path | tuple | None = None,
+    device: str | torch.device = "cpu",
+    maps: np.ndarray | None = None,
+    batch_size: int = 4,
+    adapt_steps: int = 0,
+    adapt_seed: int = 0,
+) -> np.ndarray:
+    """Unrolled-network reconstruction of single-coil or multi-coil Cartesian k-space.
+
+    Parameters
+    ----------
+    kspace : ndarray of complex, shape (S, H, W), (H, W) or, with ``maps``, (S, C, H, W)
+        Centred k-space (the mask is applied).
+    mask : ndarray of bool, shape (W,)
+        Sampled columns.
+    model : UnrolledNet, path, ``(model, config, metadata)`` or None
+        None loads the shipped weights.
+    device : str or torch.device
+        ``"cpu"`` or ``"cuda"``.
+    maps : ndarray of complex, shape (S, C, H, W) or (C, H, W), optional
+        Coil sensitivities (e.g. ESPIRiT) for multi-coil k-space: the operator is then
+        :class:`csmri.linop.Sense`, else :class:`csmri.linop.Cartesian`.
+    batch_size : int
+        Slices per forward pass.
+    adapt_steps : int
+        Test-time adaptation: at most this many self-supervised steps on each slice's own
+        measured k-space, from a fresh copy of the model (0: none); see :mod:`learned.adapt`.
+    adapt_seed : int
+        Seed of the adaptation's sample splits.
+
+    Returns
+    -------
+    ndarray of float32, shape (S, H, W)
+        Magnitude images in the units of ``A^H y``.
+    """
+    from csmri.linop import Cartesian, Sense
+
+    kspace, mask = _check_stack(kspace, mask, maps is not None)
+    if maps is not None:
+        maps = np.asarray(maps)
+        maps = maps if maps.ndim == 4 else np.broadcast_to(maps, (len(kspace), *maps.shape))
+        if maps.shape != kspace.shape:
+            raise InputError(f"coil maps have shape {maps.shape}, k-space {kspace.shape}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = torch.device(device)
+    if model is None:
+        model = load_shipped_model(device, "unrolled")
+    elif isinstance(model, str | Path):
+        model = _load_cached(str(Path(model).resolve()), str(device), "unrolled")
+    net = model[0] if isinstance(model, tuple) else model
+    if not isinstance(net, UnrolledNet):
+        raise TypeError(f"model must be an UnrolledNet, got {type(net).__name__}")
+    net = net.to(device)
+    if adapt_steps:
+        from learned.adapt import AdaptConfig, reconstruct_adapted
+
+        config = AdaptConfig(steps=adapt_steps, seed=adapt_seed).validate()
+        return reconstruct_adapted(kspace, mask, net, config, device, maps=maps)[0]
+    was_training = net.training
+    net.eval()
+    cols = torch.as_tensor(mask, device=device)
+    out = np.empty((len(kspace), *kspace.shape[-2:]), dtype=np.float32)
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(kspace), batch_size):
+                chunk = slice(start, start + batch_size)
+                k = torch.as_tensor(kspace[chunk], dtype=torch.complex64, device=device) * cols
+                if maps is None:
+                    op = Cartesian(mask)
+                else:
+                    coils = torch.as_tensor(np.array(maps[chunk]),  # copy: may be read-only
+                                            dtype=torch.complex64, device=device)
+                    op = Sense(coils, mask)
+                out[chunk] = net(k, op).float().cpu().numpy()
     finally:
         net.train(was_training)
     return out

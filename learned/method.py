@@ -1,9 +1,13 @@
-"""The U-Net as a :class:`csmri.methods.ReconMethod`, so `solve` and `compare` treat it as CS."""
+"""The learned models as :class:`csmri.methods.ReconMethod`, and their leak check.
+
+``solve`` and ``compare`` treat them as CS; the training manifest of each is checked
+against the slices being scored.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +15,11 @@ import numpy as np
 from csmri.methods import MethodResult
 from learned.adapt import AdaptConfig, check_steps, reconstruct_adapted
 from learned.checkpoint import load_model
-from learned.infer import load_shipped_model, reconstruct
+from learned.infer import load_shipped_model, reconstruct, reconstruct_unrolled
+from learned.manifest import leak_warning, leaked_slices
 from learned.train import resolve_device
 from learned.unet import NormUnet
+from learned.unrolled import UnrolledNet
 
 
 @dataclass
@@ -28,6 +34,10 @@ class UnetMethod:
         Where it runs.
     label : str
         Name in tables (``+adapt`` is appended when adapting).
+    manifest : dict
+        Its training manifest (for the leak check).
+    source : str
+        The weights file, for messages.
     adapt_steps : int
         Test-time adaptation step cap per slice (0: none; see :mod:`learned.adapt`).
     adapt_seed : int
@@ -38,13 +48,20 @@ class UnetMethod:
     device: str = "cpu"
     label: str = "unet"
     lam: float | None = None
+    manifest: dict = field(default_factory=dict)
+    source: str = "the shipped model"
     adapt_steps: int = 0
     adapt_seed: int = 0
 
+    kind = "unet"
+
     @property
     def name(self) -> str:
-        """Name in tables."""
-        return self.label + ("+adapt" if self.adapt_steps else "")
+        """Name in tables: the label, with ``+adapt`` after the model name when adapting."""
+        if not self.adapt_steps:
+            return self.label
+        model, space, note = self.label.partition(" ")  # "unet [LEAK]" -> "unet+adapt [LEAK]"
+        return f"{model}+adapt{space}{note}"
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "auto") -> UnetMethod:
@@ -53,18 +70,24 @@ class UnetMethod:
         Parameters
         ----------
         path : str or Path, optional
-            A ``.safetensors`` model written by ``csmri train``.
+            A ``.safetensors`` model written by ``csmri train`` (of this kind).
         device : {"auto", "cpu", "cuda"}
             Where to run.
 
         Returns
         -------
-        UnetMethod
+        UnetMethod or UnrolledMethod
             Ready to :meth:`run`.
         """
         device = str(resolve_device(device))
-        model = load_shipped_model(device)[0] if path is None else load_model(path, device)[0]
-        return cls(model=model, device=device)
+        if path is None:
+            model, _, metadata = load_shipped_model(device, cls.kind)
+            source = f"the shipped {cls.kind} model"
+        else:
+            model, _, metadata = load_model(path, device, cls.kind)
+            source = str(path)
+        return cls(model=model, device=device, label=cls.kind,
+                   manifest=metadata.get("manifest", {}), source=source)
 
     def adapted(self, steps: int, seed: int = 0) -> UnetMethod:
         """The same network with test-time adaptation (its own row in tables).
@@ -92,13 +115,95 @@ class UnetMethod:
         """
         start = time.perf_counter()
         if not self.adapt_steps:
-            images = reconstruct(kspace, mask, model=self.model, device=self.device)
+            images = self._reconstruct(kspace, mask)
             steps = [1] * len(images)
         else:
             config = AdaptConfig(steps=self.adapt_steps, seed=self.adapt_seed)
             images, results = reconstruct_adapted(
-                np.asarray(kspace), mask, self.model, config, self.device
+                np.asarray(kspace), mask, self.model, config, self.device,
+                maps=getattr(self, "maps", None),
             )
             steps = [result.steps_run for result in results]
         seconds = time.perf_counter() - start
         return MethodResult(np.asarray(images, dtype=np.float32), seconds, steps)
+
+    def _reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return reconstruct(kspace, mask, model=self.model, device=self.device)
+
+    def leaks(self, images: np.ndarray) -> list[int]:
+        """Indices of ``images`` (reference slices) that were in this model's training data.
+
+        Parameters
+        ----------
+        images : ndarray, shape (S, H, W)
+            Scored reference slices.
+
+        Returns
+        -------
+        list of int
+            Leaked slices (see :func:`learned.manifest.leaked_slices`).
+        """
+        return leaked_slices(self.manifest, images) if self.manifest else []
+
+
+@dataclass
+class UnrolledMethod(UnetMethod):
+    """Reconstruction with the unrolled network (single-coil k-space; see ``maps``).
+
+    Attributes
+    ----------
+    maps : ndarray, optional
+        Coil sensitivities for multi-coil k-space ``(S, C, H, W)``.
+    """
+
+    model: UnrolledNet = None  # type: ignore[assignment]
+    label: str = "unrolled"
+    maps: np.ndarray | None = None
+
+    kind = "unrolled"
+
+    def _reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return reconstruct_unrolled(kspace, mask, model=self.model, device=self.device,
+                                    maps=self.maps)
+
+
+LEARNED_METHODS = {"unet": UnetMethod, "unrolled": UnrolledMethod}
+"""``--method`` name -> class."""
+
+
+def mark_leaks(methods: list, cases: list) -> list[str]:
+    """Relabel learned methods whose training data contains scored slices; return warnings.
+
+    A method's label becomes ``NAME [LEAK]`` so every table row of it is marked.
+
+    Parameters
+    ----------
+    methods : list of ReconMethod
+        Methods of a comparison (only those with a ``leaks`` method are checked).
+    cases : list of csmri.comparison.Case
+        Cases with ``target``, ``scored`` and ``name``.
+
+    Returns
+    -------
+    list of str
+        One loud warning line per leaking method and input.
+    """
+    warnings = []
+    for method in methods:
+        if not hasattr(method, "leaks"):
+            continue
+        seen: set[str] = set()
+        leaking = False
+        for case in cases:
+            if case.name in seen:  # one check per input (cases repeat per acceleration)
+                continue
+            seen.add(case.name)
+            leaked = method.leaks(case.target[case.scored])
+            if leaked:
+                leaking = True
+                indices = [case.scored[i] for i in leaked]
+                warnings.append(f"{case.name}: " + leak_warning(method.source, indices,
+                                                                 len(case.scored)))
+        if leaking and not method.label.endswith("[LEAK]"):
+            method.label = f"{method.label} [LEAK]"
+    return warnings

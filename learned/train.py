@@ -27,11 +27,23 @@ from learned.consistency import DC_MODES
 from learned.dataset import (
     SimulationConfig,
     load_slices,
+    sha256_file,
     training_batch,
     validation_items,
 )
 from learned.evaluate import evaluate_items
+from learned.manifest import build_manifest, index_ranges, slice_hash, split_subjects
+from learned.synth import (
+    MNI152_FILES,
+    MNI152_SUBJECT,
+    SYNTH_AUGMENTATIONS,
+    Synthesizer,
+    TissueMaps,
+    mni152_path,
+)
 from learned.unet import NormUnet, UNetConfig, count_parameters
+from learned.unrolled import UnrolledConfig, UnrolledNet
+from learned.unrolled_train import evaluate_unrolled, kspace_batch, unrolled_loss
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LOSSES: tuple[str, ...] = ("l1", "ssim")
@@ -58,7 +70,12 @@ class TrainConfig:
     lr, momentum, weight_decay : float
         Optimizer settings; the learning rate follows a cosine decay over all steps
         unless ``lr_schedule="constant"``.
+    model : {"unet", "unrolled"}
+        The one-shot U-Net or the unrolled network (:mod:`learned.unrolled`).
     norm, chans, depth, input : see :class:`learned.unet.UNetConfig`
+        (``chans``, ``depth`` and ``norm`` size each cascade's U-Net for ``unrolled``)
+    cascades : int
+        Cascades of the unrolled network.
     data_consistency : {"auto", "none", "hard", "hard-lowres"}
         Stored default for inference; ``"auto"`` picks the best on validation.
     loss : {"l1", "ssim"}
@@ -71,7 +88,14 @@ class TrainConfig:
     seed : int
         Seeds initialisation, data order, masks, augmentation.
     val_fraction, max_val_slices : float, int
-        Held-out slices for validation.
+        Fraction of subjects held out for validation (split by subject, never by slice,
+        see :func:`learned.manifest.split_subjects`; with a single subject, validation
+        uses other slices of it and the manifest says so) and the cap on their slices.
+    val_subjects : tuple of str
+        Subjects to hold out instead of a random choice.
+    synth : float
+        Fraction of training examples synthesised from the MNI152 tissue maps
+        (:mod:`learned.synth`) instead of read from ``data``.
     exclude_sample : bool
         Never train on Colin27 near the embedded sample (see
         :func:`learned.dataset.colin27_policy`).
@@ -99,6 +123,8 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_schedule: str = "cosine"
+    model: str = "unet"
+    cascades: int = 5
     norm: str = "group"
     chans: int = 8
     depth: int = 4
@@ -111,6 +137,8 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     max_val_slices: int = 64
+    val_subjects: tuple[str, ...] = ()
+    synth: float = 0.0
     exclude_sample: bool = True
     resume: bool | str = False
     device: str = "auto"
@@ -130,6 +158,10 @@ class TrainConfig:
             raise UsageError("no training data given")
         if len(self.accelerations) != len(self.center_fractions):
             raise UsageError("give one center fraction per acceleration")
+        if self.model not in ("unet", "unrolled"):
+            raise UsageError("model must be unet or unrolled")
+        if self.model == "unrolled" and not self.patch:
+            raise UsageError("the unrolled network trains on patches: give --patch")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
@@ -144,10 +176,12 @@ class TrainConfig:
             raise UsageError("epochs and batch size must be >= 1 and lr > 0")
         if not 0 <= self.val_fraction < 1:
             raise UsageError("val fraction must lie in [0, 1)")
+        if not 0 <= self.synth <= 1:
+            raise UsageError("synth fraction must lie in [0, 1]")
         if self.patch and self.patch % 2**self.depth:
             raise UsageError(f"patch {self.patch} must be a multiple of 2**depth = {2**self.depth}")
         try:
-            self.unet_config().validate()
+            self.model_config().validate()
         except ValueError as error:
             raise UsageError(str(error)) from None
         return self
@@ -212,6 +246,18 @@ class TrainConfig:
         dc = "none" if self.data_consistency == "auto" else self.data_consistency
         return UNetConfig(self.chans, self.depth, self.norm, self.input, dc)
 
+    def model_config(self) -> UNetConfig | UnrolledConfig:
+        """The architecture of ``model``.
+
+        Returns
+        -------
+        UNetConfig or UnrolledConfig
+            Network settings.
+        """
+        if self.model == "unrolled":
+            return UnrolledConfig(self.cascades, self.chans, self.depth, self.norm)
+        return self.unet_config()
+
 
 @dataclass
 class TrainResult:
@@ -250,10 +296,15 @@ class TrainResult:
         """
         text = f"wrote {self.model_path} (best epoch {self.best_epoch}"
         if self.best_metrics:
-            dc = self.metadata.get("data_consistency_choice", {}).get("chosen", "none")
             text += (f", validation PSNR {self.best_metrics['psnr']:.2f} dB, SSIM "
                      f"{self.best_metrics['ssim']:.4f}, zero-filled "
-                     f"{self.best_metrics['zero_filled_psnr']:.2f} dB; data consistency {dc}")
+                     f"{self.best_metrics['zero_filled_psnr']:.2f} dB")
+            if "data_consistency_choice" in self.metadata:
+                dc = self.metadata["data_consistency_choice"]["chosen"]
+                text += f"; data consistency {dc}"
+        split = self.metadata.get("manifest", {}).get("split", "")
+        if split.startswith("one subject"):
+            text += "; NOTE: one subject, so validation is not subject-disjoint"
         return text + f"; {self.elapsed_s / 60:.1f} min)"
 
 
@@ -434,10 +485,8 @@ def train(config: TrainConfig) -> TrainResult:
     last_path, state_path = _paths(output)
     with _deterministic(device, config.threads):
         slices = load_slices(config.data, exclude_sample=config.exclude_sample)
-        n = len(slices.images)
-        order = np.random.default_rng(config.seed).permutation(n)
-        n_val = min(round(config.val_fraction * n), config.max_val_slices, n - 1)
-        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        train_idx, val_idx, split = split_slices(slices, config)
+        synth = Synthesizer(TissueMaps.from_mni152()) if config.synth > 0 else None
         if config.patch == 0 and len({slices.images[i].shape for i in train_idx}) > 1:
             raise UsageError("slices have several sizes: give a patch size (--patch)")
         sim = SimulationConfig(tuple(config.accelerations), tuple(config.center_fractions),
@@ -445,7 +494,9 @@ def train(config: TrainConfig) -> TrainResult:
         val_items = validation_items([slices.images[i] for i in val_idx], sim, config.seed)
 
         torch.manual_seed(config.seed)
-        model = NormUnet(config.unet_config()).to(device)
+        unrolled = config.model == "unrolled"
+        model_class = UnrolledNet if unrolled else NormUnet
+        model = model_class(config.model_config()).to(device)
         optimizer = make_optimizer(config, model.parameters())
         steps = config.steps_per_epoch or max(1, math.ceil(len(train_idx) / config.batch_size))
         total_steps = steps * config.epochs
@@ -453,7 +504,7 @@ def train(config: TrainConfig) -> TrainResult:
         if config.resume:
             resume_path = state_path if config.resume is True else _state_of(Path(config.resume))
             weights = resume_path.with_name(resume_path.name.replace(".state.", ".last."))
-            loaded, _, _ = load_model(weights, device)
+            loaded, _, _ = load_model(weights, device, config.model)
             model.load_state_dict(loaded.state_dict())
             scalars = load_optimizer(resume_path, optimizer)
             first_epoch = int(scalars["epoch"]) + 1
@@ -465,7 +516,9 @@ def train(config: TrainConfig) -> TrainResult:
             "val_slices": len(val_idx),
             "slices_per_file_axis": _count_origins(slices.origins),
             "exclude_sample": config.exclude_sample,
+            "split": split,
         }
+        manifest = training_manifest(slices, train_idx, val_idx, split, config)
         for epoch in range(first_epoch, config.epochs + 1):
             epoch_start = time.perf_counter()
             model.train()
@@ -480,13 +533,18 @@ def train(config: TrainConfig) -> TrainResult:
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(config, global_step, total_steps)
                 batch = picks[step * config.batch_size : (step + 1) * config.batch_size]
-                inputs, targets = training_batch(
-                    slices.images, batch, sim, config.patch, config.seed, epoch, step
-                )
-                inputs_t = torch.from_numpy(inputs).to(device).contiguous(
-                    memory_format=torch.channels_last)
-                targets_t = torch.from_numpy(targets).to(device)
-                loss = compute_loss(model, inputs_t, targets_t, config.loss)
+                args = (slices.images, batch, sim, config.patch, config.seed, epoch, step,
+                        synth, config.synth)
+                if unrolled:
+                    kspace, mask, targets = kspace_batch(*args)
+                    loss = unrolled_loss(model, torch.from_numpy(kspace).to(device), mask,
+                                         torch.from_numpy(targets).to(device), config.loss)
+                else:
+                    inputs, targets = training_batch(*args)
+                    inputs_t = torch.from_numpy(inputs).to(device).contiguous(
+                        memory_format=torch.channels_last)
+                    targets_t = torch.from_numpy(targets).to(device)
+                    loss = compute_loss(model, inputs_t, targets_t, config.loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -497,10 +555,11 @@ def train(config: TrainConfig) -> TrainResult:
             record = {"epoch": epoch, "loss": float(np.mean(losses)),
                       "seconds": time.perf_counter() - epoch_start}
             if val_items:
-                record["val"] = evaluate_items(model, val_items, device)
+                evaluate = evaluate_unrolled if unrolled else evaluate_items
+                record["val"] = evaluate(model, val_items, device)
             history.append(record)
             score = record["val"]["psnr"] if val_items else -record["loss"]
-            metadata = _metadata(config, data_info, history, device, start)
+            metadata = _metadata(config, data_info, history, device, start, manifest)
             if score > best["psnr"]:
                 best = {"epoch": epoch, "psnr": score, "metrics": record.get("val", {})}
                 save_model(output, model, model.config, metadata | {"best_epoch": epoch})
@@ -510,22 +569,23 @@ def train(config: TrainConfig) -> TrainResult:
             if config.progress:
                 tqdm.write(_summary(record))
 
-        final, unet_config, _ = load_model(output, device)
-        chosen = unet_config.data_consistency
-        if config.data_consistency == "auto" and best["metrics"]:
-            chosen = choose_data_consistency(best["metrics"])
-        final.config.data_consistency = chosen
+        final, model_config, _ = load_model(output, device, config.model)
         elapsed = time.perf_counter() - start
-        metadata = _metadata(config, data_info, history, device, start) | {
+        metadata = _metadata(config, data_info, history, device, start, manifest) | {
             "best_epoch": best["epoch"],
             "best_validation": best["metrics"],
-            "data_consistency_choice": {
+            "parameters": count_parameters(final),
+        }
+        if not unrolled:
+            chosen = model_config.data_consistency
+            if config.data_consistency == "auto" and best["metrics"]:
+                chosen = choose_data_consistency(best["metrics"])
+            final.config.data_consistency = chosen
+            metadata["data_consistency_choice"] = {
                 "chosen": chosen,
                 "rule": DC_RULE if config.data_consistency == "auto" else "given",
                 "validation_by_mode": best["metrics"].get("by_mode", {}),
-            },
-            "parameters": count_parameters(final),
-        }
+            }
         save_model(output, final, final.config, metadata)
     return TrainResult(output, best["epoch"], best["metrics"], history, elapsed, metadata)
 
@@ -566,18 +626,123 @@ def _state_of(path: Path) -> Path:
     return path.with_name(f"{name}.state.safetensors")
 
 
+def split_slices(slices, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, str]:
+    """Training and validation slice indices, split by subject (see :class:`TrainConfig`).
+
+    Parameters
+    ----------
+    slices : learned.dataset.SliceSet
+        All slices with their subjects.
+    config : TrainConfig
+        ``val_fraction``, ``val_subjects``, ``max_val_slices``, ``seed``.
+
+    Returns
+    -------
+    train_idx, val_idx : ndarray of int
+        Sorted slice indices.
+    split : str
+        How they were split (recorded in the manifest).
+    """
+    subjects = np.asarray(slices.subjects)
+    train_s, val_s = split_subjects(subjects, config.val_fraction, config.seed,
+                                    config.val_subjects)
+    rng = np.random.default_rng(config.seed)
+    if val_s:
+        val_all = np.flatnonzero(np.isin(subjects, sorted(val_s)))
+        val_idx = np.sort(rng.permutation(val_all)[: config.max_val_slices])
+        train_idx = np.flatnonzero(np.isin(subjects, sorted(train_s)))
+        split = (f"by subject: training {', '.join(sorted(train_s))}; "
+                 f"validation {', '.join(sorted(val_s))}")
+        return train_idx, val_idx, split
+    n = len(subjects)
+    order = rng.permutation(n)
+    n_val = min(round(config.val_fraction * n), config.max_val_slices, n - 1)
+    split = ("one subject: validation uses other slices of the training subject "
+             "(no subject-disjoint validation possible)")
+    return np.sort(order[n_val:]), np.sort(order[:n_val]), split
+
+
+def training_manifest(slices, train_idx: np.ndarray, val_idx: np.ndarray, split: str,
+                      config: TrainConfig) -> dict:
+    """The manifest stored with the model (see :mod:`learned.manifest`).
+
+    Parameters
+    ----------
+    slices : learned.dataset.SliceSet
+        All slices read.
+    train_idx, val_idx : ndarray of int
+        The split.
+    split : str
+        Its description.
+    config : TrainConfig
+        Simulation, augmentation and synthesis settings.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    used: dict[str, dict[str, dict[str, list[int]]]] = {}
+    for role, indices in (("train_slices", train_idx), ("val_slices", val_idx)):
+        for i in indices:
+            file, axis, index = slices.origins[i].rsplit(":", 2)
+            entry = used.setdefault(file, {"train_slices": {}, "val_slices": {}})
+            entry[role].setdefault(axis, []).append(int(index))
+    sources = []
+    for file, sha in slices.fingerprint.items():
+        entry = used.get(file, {"train_slices": {}, "val_slices": {}})
+        sources.append({
+            "file": Path(file).name,
+            "source": _describe_source(file),
+            "subject": slices.files[file],
+            "sha256": sha,
+            **{role: {axis: index_ranges(v) for axis, v in entry[role].items()}
+               for role in ("train_slices", "val_slices")},
+        })
+    augmentations = {
+        "geometric": "random up-down and left-right flips, random 90-degree rotation",
+        "intensity_scale": "log-uniform 0.5x to 2x",
+        "kspace_noise": f"relative sd uniform in [0, {2 * config.noise:g}]",
+        "random_smooth_phase": config.phase,
+        "masks": {"accelerations": list(config.accelerations),
+                  "center_fractions": list(config.center_fractions),
+                  "kind": "fastMRI random column masks, fresh per example"},
+        "patch": config.patch,
+    }
+    synthetic = None
+    if config.synth > 0:
+        synthetic = {
+            "fraction": config.synth,
+            "subject": MNI152_SUBJECT,
+            "from": "MNI152 2009a symmetric GM and WM probability maps (nilearn)",
+            "sha256": {k: sha256_file(mni152_path(k)) for k in ("gm", "wm")},
+            "files": {k: MNI152_FILES[k] for k in ("gm", "wm")},
+            **SYNTH_AUGMENTATIONS,
+        }
+    return build_manifest(sources, augmentations, (slice_hash(im) for im in slices.images),
+                          split, synthetic)
+
+
+def _describe_source(file: str) -> str:
+    if Path(file).name == MNI152_FILES["t1"]:
+        return "MNI152 2009a symmetric T1 template (nilearn package data)"
+    return str(file)
+
+
 def _count_origins(origins: list[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for origin in origins:
-        key = origin.rsplit(":", 1)[0]
+        file, axis, _ = origin.rsplit(":", 2)
+        key = f"{Path(file).name}:{axis}"
         counts[key] = counts.get(key, 0) + 1
     return counts
 
 
 def _metadata(config: TrainConfig, data: dict, history: list, device: torch.device,
-              start: float) -> dict:
+              start: float, manifest: dict) -> dict:
     settings = asdict(config)
     return {
+        "manifest": manifest,
         "command": config.command or "learned.train.train(TrainConfig(**training_config))",
         "training_config": json.loads(json.dumps(settings, default=str)),
         "data": data,
@@ -593,9 +758,12 @@ def _summary(record: dict) -> str:
     text = f"epoch {record['epoch']}: loss {record['loss']:.4f} ({record['seconds']:.0f} s)"
     if "val" in record:
         val = record["val"]
-        modes = ", ".join(f"{m} {v['psnr']:.2f}" for m, v in val["by_mode"].items())
         text += (f"; val PSNR {val['psnr']:.2f} dB SSIM {val['ssim']:.4f} "
-                 f"(zero-filled {val['zero_filled_psnr']:.2f}; DC: {modes})")
+                 f"(zero-filled {val['zero_filled_psnr']:.2f}")
+        if "by_mode" in val:
+            modes = ", ".join(f"{m} {v['psnr']:.2f}" for m, v in val["by_mode"].items())
+            text += f"; DC: {modes}"
+        text += ")"
     return text
 
 

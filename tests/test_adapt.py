@@ -21,10 +21,12 @@ from learned.adapt import (
     centre_units,
     holdout_set,
 )
-from learned.checkpoint import save_model
-from learned.infer import load_shipped_model, reconstruct, shipped_weights_path
+from learned.checkpoint import load_model, save_model
+from learned.infer import reconstruct, reconstruct_unrolled, shipped_weights_path
+from learned.manifest import build_manifest
 from learned.method import UnetMethod
 from learned.unet import NormUnet, UNetConfig
+from learned.unrolled import UnrolledConfig, UnrolledNet
 
 SIZE = 32
 
@@ -40,6 +42,11 @@ def _one_thread():
 def tiny() -> NormUnet:
     torch.manual_seed(0)
     return NormUnet(UNetConfig(chans=4, depth=2))
+
+
+def tiny_unrolled() -> UnrolledNet:
+    torch.manual_seed(0)
+    return UnrolledNet(UnrolledConfig(cascades=2, chans=4, depth=2))
 
 
 def phantom_kspace(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,7 +126,8 @@ def test_loss_gradients_come_only_from_input_and_loss_samples() -> None:
 def test_adaptation_lowers_the_held_out_error_and_leaves_the_model_alone() -> None:
     """The shipped U-Net on a 128x128 brain crop at 4x: the first steps lower the error on
     the held-out measured columns (the samples no loss ever saw)."""
-    model = load_shipped_model()[0]
+    # whatever U-Net weights ship; their provenance does not matter here
+    model = load_model(shipped_weights_path(), require_manifest=False)[0]
     before = weights(model)
     sim = simulate(load_sample()[8, 44:172, 26:154], 4, 0.08, seed=1, noise=0.005)
     config = AdaptConfig(steps=20, lr=1e-4, check_every=5, patience=100, seed=0)
@@ -181,6 +189,44 @@ def test_bad_inputs_are_refused() -> None:
         AdaptConfig(loss_fraction=1.0).validate()
 
 
+def test_unrolled_adapts_single_and_multi_coil_deterministically() -> None:
+    kspace, mask, _ = phantom_kspace()
+    rng = np.random.default_rng(0)
+    maps = rng.standard_normal((3, SIZE, SIZE)) + 1j * rng.standard_normal((3, SIZE, SIZE))
+    maps = (maps / np.sqrt((np.abs(maps) ** 2).sum(0))).astype(np.complex64)
+    coils = fft2c(maps * _image(kspace)) * mask
+    model = tiny_unrolled()
+    before = weights(model)
+    single = [reconstruct_unrolled((kspace * mask)[None], mask, model, adapt_steps=3,
+                                   adapt_seed=5) for _ in range(2)]
+    multi = [reconstruct_unrolled(coils[None], mask, model, maps=maps, adapt_steps=3,
+                                  adapt_seed=5) for _ in range(2)]
+    plain = reconstruct_unrolled(coils[None], mask, model, maps=maps)
+    np.testing.assert_array_equal(single[0], single[1])
+    np.testing.assert_array_equal(multi[0], multi[1])
+    assert multi[0].shape == plain.shape == (1, SIZE, SIZE)
+    assert not np.array_equal(multi[0], plain)
+    for a, b in zip(before, weights(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_multi_coil_loss_ignores_other_samples() -> None:
+    kspace, mask, _ = phantom_kspace()
+    maps = np.stack([np.ones((SIZE, SIZE)), np.linspace(0, 1, SIZE)[None].repeat(SIZE, 0)])
+    maps = (maps / np.sqrt((np.abs(maps) ** 2).sum(0))).astype(np.complex64)
+    coils = fft2c(maps * _image(kspace))
+    result = adapt_model(tiny(), coils, mask, FAST, maps=maps)
+    changed = coils + 3 * (~mask)  # only unmeasured samples differ
+    again = adapt_model(tiny(), changed, mask, FAST, maps=maps)
+    assert result.losses == again.losses and len(result.losses) == FAST.steps
+
+
+def _image(kspace: np.ndarray) -> np.ndarray:
+    from csmri.fft import ifft2c
+
+    return ifft2c(kspace).astype(np.complex64)
+
+
 @pytest.fixture(scope="module")
 def small_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("adapt")
@@ -191,9 +237,15 @@ def small_files(tmp_path_factory):
     )
     assert result.exit_code == 0, result.output
     model_path = folder / "tiny.safetensors"
+    source = {"subject": "s", "file": "s.nii", "sha256": "c" * 64,
+              "train_slices": {}, "val_slices": {}}
+    metadata = {"manifest": build_manifest([source], {}, [], "test")}
     net = tiny()
-    save_model(model_path, net, net.config, {"note": "untrained, for tests"})
-    return kspace_path, model_path
+    save_model(model_path, net, net.config, metadata)
+    unrolled_path = folder / "tiny_unrolled.safetensors"
+    unrolled = tiny_unrolled()
+    save_model(unrolled_path, unrolled, unrolled.config, metadata)
+    return kspace_path, model_path, unrolled_path
 
 
 def _invoke(*args):
@@ -201,7 +253,7 @@ def _invoke(*args):
 
 
 def test_solve_adapt_end_to_end(tmp_path, small_files) -> None:
-    kspace_path, model_path = small_files
+    kspace_path, model_path, _unrolled_path = small_files
     out = tmp_path / "a.npy"
     result = _invoke(
         "solve", kspace_path, "-o", out, "--method", "unet", "--model", model_path, "--adapt", 3
@@ -224,7 +276,7 @@ def test_solve_adapt_end_to_end(tmp_path, small_files) -> None:
     ],
 )
 def test_solve_refuses_bad_adapt_with_one_line(tmp_path, small_files, args, message) -> None:
-    kspace_path, model_path = small_files
+    kspace_path, model_path, _unrolled_path = small_files
     out = tmp_path / "x.npy"
     result = _invoke("solve", kspace_path, "-o", out, "--model", model_path, *args)
     assert result.exit_code == 2
@@ -232,10 +284,19 @@ def test_solve_refuses_bad_adapt_with_one_line(tmp_path, small_files, args, mess
     assert not out.exists()
 
 
+def test_solve_unrolled_adapt_end_to_end(tmp_path, small_files) -> None:
+    kspace_path, _model_path, unrolled_path = small_files
+    out = tmp_path / "u.npy"
+    result = _invoke("solve", kspace_path, "-o", out, "--method", "unrolled", "--model",
+                     unrolled_path, "--adapt", 2)
+    assert result.exit_code == 0, result.output
+    assert "unrolled+adapt: 1 slices" in result.stdout and np.isfinite(np.load(out)).all()
+
+
 def test_compare_adds_adapted_rows_next_to_plain_ones(small_files) -> None:
     import json
 
-    kspace_path, model_path = small_files
+    kspace_path, model_path, _unrolled_path = small_files
     result = _invoke(
         "compare", kspace_path, "--methods", "zero-filled,unet", "--model", model_path,
         "--adapt", 2, "--lam", "0.01", "--format", "json",

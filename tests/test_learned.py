@@ -30,6 +30,7 @@ from learned.dataset import (
     training_batch,
 )
 from learned.infer import reconstruct, shipped_weights_path
+from learned.manifest import build_manifest
 from learned.train import TrainConfig, compute_loss, train
 from learned.unet import NORMS, NormUnet, UNetConfig
 
@@ -41,6 +42,13 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def manifest_metadata(**extra) -> dict:
+    """Minimal metadata with a well-formed training manifest."""
+    source = {"subject": "s1", "file": "s1.nii.gz", "sha256": "0" * 64,
+              "train_slices": {"2": [[0, 3]]}, "val_slices": {}}
+    return {"manifest": build_manifest([source], {"flips": True}, ["0" * 16], "test"), **extra}
 
 
 def tiny(norm: str = "group", input: str = "magnitude", dc: str = "none") -> NormUnet:
@@ -149,10 +157,11 @@ def test_checkpoint_round_trip_is_exact(tmp_path) -> None:
     model = tiny("batch")
     model.train()
     model(torch.randn(2, 2, 16, 16))  # update batch-norm running statistics
-    path = save_model(tmp_path / "m.safetensors", model, model.config, {"note": "x", "n": [1, 2]})
+    stored = manifest_metadata(note="x", n=[1, 2])
+    path = save_model(tmp_path / "m.safetensors", model, model.config, stored)
     loaded, config, metadata = load_model(path)
     assert config == model.config
-    assert metadata == {"note": "x", "n": [1, 2]}
+    assert metadata == stored
     for (name, x), y in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
         assert torch.equal(x, y), name
     x = torch.randn(1, 2, 24, 20)
@@ -218,7 +227,7 @@ def test_corrupt_and_truncated_files_are_refused(tmp_path) -> None:
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path) -> None:
-    path = save_model(tmp_path / "m.safetensors", tiny(), tiny().config, {})
+    path = save_model(tmp_path / "m.safetensors", tiny(), tiny().config, manifest_metadata())
     tensors, header = load_tensors(path)
     header["config"]["chans"] = 8
     save_tensors(path, tensors, header)

@@ -1,0 +1,198 @@
+"""Learned versus CS reconstruction on a subject no shipped model trained on (Colin27).
+
+Run: ``OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_learned.py [--out FILE]``
+
+* inputs: the embedded sample (12 axial Colin27 T1 slices; the shipped models trained only
+  on MNI152 and brains synthesised from it, which the leak check confirms) simulated as
+  ``csmri compare`` does: smooth phase, noise 0.005, one fastMRI random mask per stack
+  (4x cf 0.08, 8x cf 0.04), per seed;
+* every CS method (TV, anisotropic TV and wavelets, FISTA and ADMM, 100 iterations) at
+  the lambda with the best PSNR on 3 tuning slices (``csmri compare --lam auto``); the
+  other 9 slices are scored, the same slices and k-space for every method;
+* the U-Net (its stored data-consistency default) and the unrolled network;
+* speed: ms per 320x320 slice (batch 4, 2 torch threads, median), U-Net and unrolled
+  measured alternately in one process (the machine may be shared).
+
+``--cs-cache FILE`` keeps the CS rows (keyed by the k-space hashes) so that a rerun for
+new weights does not repeat the CS tuning.  Writes a Markdown report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from csmri.comparison import cases_from_images, run_comparison
+from csmri.comparison.report import summarise
+from csmri.data import load_sample
+from csmri.methods import CompressedSensing, ZeroFilled
+from csmri.reconstruct import DEFAULT_LAMBDA
+from learned.method import UnetMethod, UnrolledMethod
+
+SETTINGS = ((4.0, 0.08), (8.0, 0.04))
+CS_METHODS = ("tv-fista", "tv-admm", "tv-aniso-admm", "wavelet-fista", "wavelet-admm")
+TUNING_SLICES = 3
+
+
+def _cs(name: str) -> CompressedSensing:
+    reg, _, solver = name.rpartition("-")
+    return CompressedSensing(reg=reg, solver=solver, lam=DEFAULT_LAMBDA[reg], max_iter=100)
+
+
+def run_quality(seeds: list[int], cache: Path | None, say,
+                cs_only: bool = False) -> tuple[list[dict], list, dict]:
+    """Rows of every method on the held-out cases, the cases, and the leak check."""
+    images = load_sample()
+    rows, all_cases = [], []
+    cached = json.loads(cache.read_text()) if cache and cache.is_file() else {}
+    learned = [] if cs_only else [UnetMethod.load(None, "cpu"), UnrolledMethod.load(None, "cpu")]
+    leaks = {m.name: m.leaks(images) for m in learned}
+    for seed in seeds:
+        cases = cases_from_images("colin27", images, [a for a, _ in SETTINGS],
+                                  [c for _, c in SETTINGS], "random", seed, 0.005,
+                                  TUNING_SLICES)
+        all_cases += cases
+        key = "|".join(case.fingerprint(case.scored + case.tuning) for case in cases)
+        if key not in cached:
+            say(f"seed {seed}: CS methods (lambda tuned on slices {cases[0].tuning})")
+            result = run_comparison(cases, [ZeroFilled(), *map(_cs, CS_METHODS)], True,
+                                    lambda m: DEFAULT_LAMBDA[m.reg], say, tuning_workers=1)
+            cached[key] = result.rows
+            if cache:
+                cache.write_text(json.dumps(cached))
+        rows += [row | {"seed": seed} for row in cached[key]]
+        if cs_only:
+            continue
+        say(f"seed {seed}: learned methods")
+        result = run_comparison(cases, learned, False, lambda m: 0.0, say)
+        rows += [row | {"seed": seed} for row in result.rows]
+    return rows, all_cases, leaks
+
+
+def _net_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1000 / 4
+
+
+def run_speed(repeats: int = 5) -> dict:
+    """Median ms per 320x320 slice, U-Net and unrolled alternating, 2 threads."""
+    from learned.infer import reconstruct, reconstruct_unrolled
+    from learned.method import UnetMethod as U
+    from learned.method import UnrolledMethod as R
+
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    kspace = (rng.standard_normal((4, 320, 320)) + 1j * rng.standard_normal((4, 320, 320)))
+    kspace = kspace.astype(np.complex64)
+    mask = np.zeros(320, bool)
+    mask[::4] = True
+    mask[150:170] = True
+    unet, unrolled = U.load(None, "cpu").model, R.load(None, "cpu").model
+    results: dict[str, list[float]] = {"unet": [], "unrolled": []}
+    for _ in range(3):
+        results["unet"].append(_net_ms(lambda: reconstruct(kspace, mask, unet), repeats))
+        results["unrolled"].append(
+            _net_ms(lambda: reconstruct_unrolled(kspace, mask, unrolled), repeats))
+    return {name: float(np.median(v)) for name, v in results.items()}
+
+
+def report(rows: list[dict], leaks: dict, speed: dict, seeds: list[int], seconds: float) -> str:
+    """Markdown: the per-method table, best CS, margins, speed and the run's settings."""
+    summary = summarise(_as_result(rows))
+    methods = list(dict.fromkeys(entry["method"] for entry in summary))
+    by = {(e["method"], e["acceleration"]): e for e in summary}
+    cs = [m for m in methods if m in CS_METHODS]
+    best_cs = {a: max(cs, key=lambda m: by[(m, a)]["psnr_mean"]) for a, _ in SETTINGS}
+    lines = [
+        "# Learned vs CS on a held-out subject (Colin27)",
+        "",
+        f"`python benchmarks/bench_learned.py`; seeds {seeds}; "
+        f"{by[(methods[0], SETTINGS[0][0])]['slices']} scored slices per acceleration "
+        f"(9 per seed), {TUNING_SLICES} other slices per seed tune each CS lambda.",
+        "",
+        "| method | 4x PSNR | 4x SSIM | 8x PSNR | 8x SSIM | lambda 4x / 8x |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in methods:
+        cells = []
+        for a, _ in SETTINGS:
+            e = by[(m, a)]
+            mark = " **(best CS)**" if best_cs[a] == m else ""
+            cells += [f"{e['psnr_mean']:.2f} ± {e['psnr_std']:.2f}{mark}",
+                      f"{e['ssim_mean']:.4f}"]
+        lams = " / ".join(_lam(rows, m, a) for a, _ in SETTINGS)
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {lams} |")
+    lines += ["", "Margins over the best CS method (mean PSNR over the same slices):", ""]
+    for m in ("unet", "unrolled"):
+        parts = [f"{a:g}x {by[(m, a)]['psnr_mean'] - by[(best_cs[a], a)]['psnr_mean']:+.2f} dB "
+                 f"(vs {best_cs[a]}), SSIM "
+                 f"{by[(m, a)]['ssim_mean'] - by[(best_cs[a], a)]['ssim_mean']:+.4f}"
+                 for a, _ in SETTINGS]
+        lines.append(f"* {m}: " + "; ".join(parts))
+    lines += [
+        "",
+        "Leak check (scored slices found in the models' training manifests, any flip or "
+        "rotation): " + ", ".join(f"{m}: {len(v)}" for m, v in leaks.items()) + ".",
+        "",
+        f"Speed, ms per 320x320 slice (batch 4, 2 torch threads, median; U-Net and unrolled "
+        f"alternated in one process on a shared machine): U-Net {speed['unet']:.0f} ms, "
+        f"unrolled {speed['unrolled']:.0f} ms.",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, torch {torch.__version__}; "
+        f"benchmark wall time {seconds / 60:.1f} min.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _lam(rows: list[dict], method: str, acceleration: float) -> str:
+    values = sorted({row["lambda"] for row in rows
+                     if row["method"] == method and row["acceleration"] == acceleration
+                     and row["lambda"] is not None})
+    return ",".join(f"{v:.2g}" for v in values) if values else "-"
+
+
+def _as_result(rows: list[dict]):
+    from csmri.comparison.runner import ComparisonResult
+
+    return ComparisonResult(rows=rows)
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="benchmarks/RESULTS_learned.md")
+    parser.add_argument("--seeds", default="0", help="comma-separated simulation seeds")
+    parser.add_argument("--cs-cache", default=None, help="JSON file caching the CS rows")
+    parser.add_argument("--rows", default=None, help="also write every per-slice row (JSON)")
+    parser.add_argument("--cs-only", action="store_true",
+                        help="only fill --cs-cache (no models needed); no report")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    start = time.perf_counter()
+    say = lambda message: print(f"  .. {message}", flush=True)  # noqa: E731
+    cache = Path(args.cs_cache) if args.cs_cache else None
+    rows, _, leaks = run_quality(seeds, cache, say, args.cs_only)
+    if args.cs_only:
+        return
+    say("speed")
+    speed = run_speed()
+    text = report(rows, leaks, speed, seeds, time.perf_counter() - start)
+    Path(args.out).write_text(text)
+    if args.rows:
+        Path(args.rows).write_text(json.dumps(rows, default=float))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

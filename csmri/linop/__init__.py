@@ -1,0 +1,29 @@
+"""Linear operators of the MRI forward model, on NumPy arrays and torch tensors.
+
+* :class:`LinearOperator` (:mod:`csmri.linop.base`): ``forward``, ``adjoint``,
+  ``normal``, ``.H``, composition ``A @ B`` and an optional exact
+  ``solve_normal(b, rho)`` of ``(A^H A + rho I) x = b``;
+* :class:`FFT2c`, :class:`Mask`, :class:`Cartesian` = ``Mask @ FFT2c``
+  (:mod:`csmri.linop.fourier`);
+* :class:`CoilMaps`, :class:`Sense` = ``Mask @ FFT2c @ CoilMaps``
+  (:mod:`csmri.linop.sense`);
+* :func:`adjointness_test`, the check every operator passes.
+"""
+
+from __future__ import annotations
+
+from csmri.linop.base import Adjoint, Compose, LinearOperator, adjointness_test
+from csmri.linop.fourier import Cartesian, FFT2c, Mask
+from csmri.linop.sense import CoilMaps, Sense
+
+__all__ = [
+    "Adjoint",
+    "Cartesian",
+    "CoilMaps",
+    "Compose",
+    "FFT2c",
+    "LinearOperator",
+    "Mask",
+    "Sense",
+    "adjointness_test",
+]

@@ -1,0 +1,207 @@
+"""An unrolled network after E2E-VarNet (Sriram et al. 2020), on the shared operator layer.
+
+``K`` cascades refine a complex image ``x`` (coil-combined for multi-coil data):
+
+``x_{t+1} = x_t - eta_t A^H (A x_t - y) - U_t(x_t)``
+
+with ``A`` the forward operator (:class:`csmri.linop.Cartesian` for single-coil,
+:class:`csmri.linop.Sense` with given coil maps for multi-coil data), ``y`` the measured
+k-space, ``eta_t`` a learned data-consistency weight and ``U_t`` a small U-Net on the
+real and imaginary parts.  ``A^H (A x - y)`` is the k-space soft data consistency of
+E2E-VarNet (``eta M (k - y)`` on the measured samples) taken back to the image; as in
+E2E-VarNet, the regulariser and the data term act on the same iterate.  Unlike
+E2E-VarNet, the state is the SENSE-combined image rather than per-coil k-space, and the
+coil maps are given (e.g. ESPIRiT) instead of estimated by a network.  The output is
+``|x_K|``; ``x_0 = A^H y``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from learned.unet import NORMS, UNet
+
+
+@dataclass
+class UnrolledConfig:
+    """Hyper-parameters of :class:`UnrolledNet` (stored in model files as JSON).
+
+    Attributes
+    ----------
+    cascades : int
+        Number of unrolled iterations ``K``.
+    chans : int
+        First-level channels of each cascade's U-Net.
+    depth : int
+        Pooling levels of each U-Net.
+    norm : {"group", "instance", "batch", "layer", "none"}
+        Normalisation layer (see :func:`learned.unet.make_norm`).
+    eta : float
+        Initial data-consistency weight of every cascade.
+    """
+
+    cascades: int = 5
+    chans: int = 8
+    depth: int = 3
+    norm: str = "group"
+    eta: float = 1.0
+
+    def validate(self) -> UnrolledConfig:
+        """Check the values; return ``self``.
+
+        Returns
+        -------
+        UnrolledConfig
+            The same object.
+        """
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if not 1 <= self.cascades <= 32:
+            raise ValueError(f"cascades must lie in [1, 32], got {self.cascades}")
+        if not 1 <= self.chans <= 256:
+            raise ValueError(f"chans must lie in [1, 256], got {self.chans}")
+        if not 1 <= self.depth <= 6:
+            raise ValueError(f"depth must lie in [1, 6], got {self.depth}")
+        if not math.isfinite(self.eta):
+            raise ValueError(f"eta must be finite, got {self.eta}")
+        return self
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary.
+
+        Returns
+        -------
+        dict
+            The fields.
+        """
+        return asdict(self)
+
+
+class ComplexUnet(nn.Module):
+    """U-Net on a complex image ``(B, H, W)``: standardise, pad, run on real/imag, rescale.
+
+    The output is rescaled by the input's standard deviation but not shifted back by its
+    mean: it is an update term, near zero at initialisation (so the untrained network is
+    ``K`` plain data-consistency steps).
+
+    Parameters
+    ----------
+    chans, depth : int
+        U-Net size.
+    norm : str
+        Normalisation layer.
+    """
+
+    def __init__(self, chans: int, depth: int, norm: str) -> None:
+        super().__init__()
+        self.depth = depth
+        self.unet = UNet(2, 2, chans, depth, norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the U-Net.
+
+        Parameters
+        ----------
+        x : complex Tensor, shape (B, H, W)
+            Image.
+
+        Returns
+        -------
+        complex Tensor, shape (B, H, W)
+            Update term in the input's units.
+        """
+        parts = torch.stack([x.real, x.imag], dim=1)
+        mean = parts.mean(dim=(2, 3), keepdim=True)
+        std = parts.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+        z = (parts - mean) / std
+        h, w = z.shape[-2:]
+        multiple = 2**self.depth
+        ph, pw = (-h) % multiple, (-w) % multiple
+        if ph or pw:
+            z = F.pad(z, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        z = self.unet(z)[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+        z = z * std
+        return torch.complex(z[:, 0].contiguous(), z[:, 1].contiguous())
+
+
+class UnrolledNet(nn.Module):
+    """``K`` cascades of U-Net regularisation and soft data consistency.
+
+    Parameters
+    ----------
+    config : UnrolledConfig
+        Architecture.
+    """
+
+    def __init__(self, config: UnrolledConfig) -> None:
+        super().__init__()
+        self.config = config.validate()
+        self.nets = nn.ModuleList(
+            ComplexUnet(config.chans, config.depth, config.norm) for _ in range(config.cascades)
+        )
+        self.eta = nn.Parameter(torch.full((config.cascades,), float(config.eta)))
+
+    def forward(self, kspace: torch.Tensor, op: Any) -> torch.Tensor:
+        """Reconstruct magnitudes from measured k-space.
+
+        Parameters
+        ----------
+        kspace : complex Tensor, shape (B, H, W) or (B, C, H, W)
+            Measured k-space (zero where not sampled); coil axis for multi-coil data.
+        op : csmri.linop.LinearOperator
+            ``A`` (``Cartesian`` or ``Sense``) mapping images ``(B, H, W)`` to ``kspace``.
+
+        Returns
+        -------
+        Tensor, shape (B, H, W)
+            Magnitude estimate in the units of ``A^H y``.
+        """
+        return self.image(kspace, op).abs()
+
+    def image(self, kspace: torch.Tensor, op: Any) -> torch.Tensor:
+        """The complex image ``x_K`` whose magnitude :meth:`forward` returns.
+
+        Parameters
+        ----------
+        kspace : complex Tensor, shape (B, H, W) or (B, C, H, W)
+            Measured k-space (zero where not sampled).
+        op : csmri.linop.LinearOperator
+            ``A``.
+
+        Returns
+        -------
+        complex Tensor, shape (B, H, W)
+            Image in the units of ``A^H y``.
+        """
+        x = op.adjoint(kspace)
+        for t, net in enumerate(self.nets):
+            x = self.data_consistency(x, kspace, op, t) - net(x)
+        return x
+
+    def data_consistency(self, x: torch.Tensor, kspace: torch.Tensor, op: Any,
+                         cascade: int) -> torch.Tensor:
+        """Soft data consistency of one cascade: ``x - eta_t A^H (A x - y)``.
+
+        Parameters
+        ----------
+        x : complex Tensor, shape (B, H, W)
+            Current image.
+        kspace : complex Tensor
+            Measured k-space ``y``.
+        op : csmri.linop.LinearOperator
+            ``A``.
+        cascade : int
+            Which cascade's weight ``eta_t``.
+
+        Returns
+        -------
+        complex Tensor, shape (B, H, W)
+            Updated image.
+        """
+        return x - self.eta[cascade] * op.adjoint(op.forward(x) - kspace)
