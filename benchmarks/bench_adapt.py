@@ -1,6 +1,7 @@
 """Benchmark test-time adaptation (learned.adapt): defaults, quality gain, time and memory.
 
-Run: ``OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_adapt.py PART [--model PATH]``
+Run: ``OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_adapt.py PART [--kind unet|unrolled]
+[--model PATH] [--out FILE]``
 
 PART is one of
 
@@ -11,7 +12,8 @@ PART is one of
   the defaults were chosen;
 * ``quality``: the defaults on the 10 other sample slices, and on Colin27 with inverted
   contrast (a T2-like image no model saw) and the Shepp-Logan phantom, at 4x and 8x:
-  PSNR of the plain U-Net (its stored DC and ``hard-lowres``) and of the adapted one;
+  PSNR of the plain network (a U-Net with its stored DC and with ``hard-lowres``; the
+  unrolled network has its own soft DC) and of the adapted one;
 * ``speed``: seconds per 320x320 slice and the peak memory that adaptation adds, with
   2 torch threads: at the default settings (early stopping as it happens) and with all
   steps forced (patience off).
@@ -23,9 +25,11 @@ Simulation as ``csmri simulate``: smooth random phase, noise 0.005, fastMRI rand
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,7 +39,8 @@ from csmri.metrics import psnr
 from csmri.simulate import simulate
 from learned.adapt import AdaptConfig, adapt_model
 from learned.checkpoint import load_model
-from learned.infer import load_shipped_model, reconstruct
+from learned.infer import reconstruct, reconstruct_unrolled, shipped_weights_path
+from learned.unrolled import UnrolledNet
 
 SETTINGS = ((4.0, 0.08), (8.0, 0.04))
 TUNE_SLICES = (2, 8)
@@ -43,8 +48,23 @@ SCORED_SLICES = tuple(i for i in range(12) if i not in TUNE_SLICES)
 ADAPTED_DC = "hard-lowres"
 
 
-def load(path: str | None):
-    return load_shipped_model()[0] if path is None else load_model(path)[0]
+def load(path: str | None, kind: str):
+    """The model and a line naming its weights (sha256) and training data."""
+    path = shipped_weights_path(kind) if path is None else Path(path)
+    # provenance is reported here, not enforced: the shipped U-Net predates manifests
+    model, _, metadata = load_model(path, kind=kind, require_manifest=False)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    data = metadata.get("manifest") or metadata.get("data", {})
+    files = sorted({Path(str(f)).name for f in data.get("fingerprint_sha256", {})} | {
+        Path(str(s.get("file", ""))).name for s in data.get("sources", [])} - {""})
+    return model, f"{kind} weights {path.name} (sha256 {digest}...), trained on {files}"
+
+
+def recon(model, kspace: np.ndarray, mask: np.ndarray, mode: str | None) -> np.ndarray:
+    """Plain reconstruction; ``mode`` is the U-Net's data consistency (None: stored)."""
+    if isinstance(model, UnrolledNet):
+        return reconstruct_unrolled(kspace, mask, model=model)
+    return reconstruct(kspace, mask, model=model, data_consistency_mode=mode)
 
 
 def trace(net, sim, index: int, config: AdaptConfig) -> dict:
@@ -53,8 +73,7 @@ def trace(net, sim, index: int, config: AdaptConfig) -> dict:
     scores: dict[int, float] = {}
 
     def score(step: int, error: float, model) -> None:
-        image = reconstruct(kspace, sim.mask, model=model, data_consistency_mode=ADAPTED_DC)
-        scores[step] = psnr(target, image[0])
+        scores[step] = psnr(target, recon(model, kspace, sim.mask, ADAPTED_DC)[0])
 
     result = adapt_model(net, kspace[0], sim.mask, config, on_check=score)
     return {"checks": result.checks, "psnr": scores, "seconds": result.seconds}
@@ -86,7 +105,7 @@ def sweep(net, args) -> list[str]:
     raw = {}
     for accel, cf in SETTINGS:
         sim = simulate(images, accel, cf, seed=0, noise=0.005)
-        plain = reconstruct(sim.kspace, sim.mask, model=net, data_consistency_mode=ADAPTED_DC)
+        plain = recon(net, sim.kspace, sim.mask, ADAPTED_DC)
         base = [psnr(sim.target[i], plain[i]) for i in range(len(images))]
         for lr in args.lrs:
             for fraction in args.fractions:
@@ -134,13 +153,12 @@ def quality(net, args) -> list[str]:
     for name, images in quality_inputs().items():
         for accel, cf in SETTINGS:
             sim = simulate(images, accel, cf, seed=0, noise=0.005)
-            plain = reconstruct(sim.kspace, sim.mask, model=net)
-            lowres = reconstruct(sim.kspace, sim.mask, model=net, data_consistency_mode=ADAPTED_DC)
+            plain = recon(net, sim.kspace, sim.mask, None)
+            lowres = recon(net, sim.kspace, sim.mask, ADAPTED_DC)
             rows = []
             for i in range(len(images)):
                 result = adapt_model(net, sim.kspace[i], sim.mask, config)
-                image = reconstruct(sim.kspace[i : i + 1], sim.mask, model=result.model,
-                                    data_consistency_mode=ADAPTED_DC)[0]
+                image = recon(result.model, sim.kspace[i : i + 1], sim.mask, ADAPTED_DC)[0]
                 rows.append((psnr(sim.target[i], plain[i]), psnr(sim.target[i], lowres[i]),
                              psnr(sim.target[i], image), result.steps_run, result.seconds))
             p, q, a, steps, secs = (np.array(c) for c in zip(*rows, strict=True))
@@ -159,7 +177,7 @@ def speed(net, args) -> list[str]:
     images = np.zeros((1, 320, 320), np.float32)
     images[:, 51:268, 69:250] = load_sample()[5]
     sim = simulate(images, 4, 0.08, seed=0, noise=0.005)
-    reconstruct(sim.kspace, sim.mask, model=net)  # warm-up; the plain-inference peak
+    recon(net, sim.kspace, sim.mask, None)  # warm-up; the plain-inference peak
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines = ["## Speed and memory (one 320x320 slice, 4x, 2 torch threads)", "",
              "| run | steps run | seconds per slice (adapt + reconstruct) |", "|---|---|---|"]
@@ -169,7 +187,7 @@ def speed(net, args) -> list[str]:
         for _ in range(args.repeats):
             start = time.perf_counter()
             result = adapt_model(net, sim.kspace[0], sim.mask, config)
-            reconstruct(sim.kspace, sim.mask, model=result.model, data_consistency_mode=ADAPTED_DC)
+            recon(result.model, sim.kspace, sim.mask, ADAPTED_DC)
             seconds = time.perf_counter() - start
             lines.append(f"| {label} | {result.steps_run} | {seconds:.1f} |")
             print(lines[-1], flush=True)
@@ -182,7 +200,8 @@ def speed(net, args) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", choices=["sweep", "quality", "speed"])
-    parser.add_argument("--model", default=None, help="U-Net weights (default: shipped)")
+    parser.add_argument("--kind", default="unet", choices=["unet", "unrolled"])
+    parser.add_argument("--model", default=None, help="weights (default: the shipped ones)")
     parser.add_argument("--out", default=None, help="append the markdown here")
     parser.add_argument("--steps", type=int, default=120, help="sweep: steps per run")
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-4, 3e-4])
@@ -195,9 +214,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    net = load(args.model)
+    net, weights = load(args.model, args.kind)
     start = time.perf_counter()
-    lines = {"sweep": sweep, "quality": quality, "speed": speed}[args.part](net, args)
+    lines = [f"Model: {weights}.", ""]
+    lines += {"sweep": sweep, "quality": quality, "speed": speed}[args.part](net, args)
     lines += ["", f"({args.part}: {time.perf_counter() - start:.0f} s, torch "
               f"{torch.__version__}, on a shared, loaded 2-core machine)", ""]
     text = "\n".join(lines)

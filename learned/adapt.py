@@ -41,8 +41,8 @@ from learned.unrolled import UnrolledNet
 
 MAX_STEPS = 2000  # more than this is a typo: at ~0.2 s per step it would be minutes per slice
 
-DEFAULT_STEPS = 60
-DEFAULT_LOSS_FRACTION = 0.3
+DEFAULT_STEPS = 100
+DEFAULT_LOSS_FRACTION = 0.4
 DEFAULT_HOLDOUT_FRACTION = 0.2
 DEFAULT_LR = 1e-4
 # The loss's phase model; an adapted network's output gets its measured samples back.
