@@ -1,8 +1,9 @@
-"""Learned one-shot reconstruction: a small fastMRI-style U-Net on the zero-filled image.
+"""Learned reconstruction: a one-shot U-Net and an unrolled network (E2E-VarNet style).
 
-Public API: :func:`reconstruct`, :func:`load_shipped_model`, :func:`load_model`,
-:func:`save_model`, :func:`train` with :class:`TrainConfig`.  Imports ``csmri``;
-``csmri`` never imports this package.
+Public API: :func:`reconstruct` (U-Net), :func:`reconstruct_unrolled`,
+:func:`load_shipped_model`, :func:`load_model`, :func:`save_model`, :func:`train` with
+:class:`TrainConfig`.  Every model file carries its training manifest
+(:mod:`learned.manifest`).  Imports ``csmri``; ``csmri`` never imports this package.
 """
 
 import os
@@ -14,18 +15,27 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 from learned.checkpoint import load_model, save_model
-from learned.infer import load_shipped_model, reconstruct, shipped_weights_path
+from learned.infer import (
+    load_shipped_model,
+    reconstruct,
+    reconstruct_unrolled,
+    shipped_weights_path,
+)
 from learned.train import TrainConfig, TrainResult, train
 from learned.unet import NormUnet, UNetConfig
+from learned.unrolled import UnrolledConfig, UnrolledNet
 
 __all__ = [
     "NormUnet",
     "TrainConfig",
     "TrainResult",
     "UNetConfig",
+    "UnrolledConfig",
+    "UnrolledNet",
     "load_model",
     "load_shipped_model",
     "reconstruct",
+    "reconstruct_unrolled",
     "save_model",
     "shipped_weights_path",
     "train",

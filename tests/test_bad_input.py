@@ -180,10 +180,28 @@ def foreign_model(d: Path) -> Path:
     return path
 
 
-def solve_unet(make_model: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+def tiny_model(kind: str, manifest: bool = True) -> Callable[[Path], Path]:
+    def make(d: Path) -> Path:
+        from learned.checkpoint import save_model
+        from learned.manifest import build_manifest
+        from learned.unet import NormUnet, UNetConfig
+        from learned.unrolled import UnrolledConfig, UnrolledNet
+
+        model = (NormUnet(UNetConfig(chans=4, depth=2)) if kind == "unet"
+                 else UnrolledNet(UnrolledConfig(cascades=1, chans=4, depth=2)))
+        source = {"subject": "s", "file": "s.nii", "sha256": "d" * 64,
+                  "train_slices": {}, "val_slices": {}}
+        metadata = {"manifest": build_manifest([source], {}, [], "t")} if manifest else {}
+        return save_model(d / "model.safetensors", model, model.config, metadata)
+
+    return make
+
+
+def solve_unet(make_model: Callable[[Path], Path], method: str = "unet"
+               ) -> Callable[[Path], list[str]]:
     def make(d: Path) -> list[str]:
         good = good_h5(d)
-        return ["solve", str(good), "-o", str(d / "out.h5"), "--method", "unet",
+        return ["solve", str(good), "-o", str(d / "out.h5"), "--method", method,
                 "--model", str(make_model(d))]
 
     return make
@@ -297,6 +315,12 @@ CASES = [
     Case("foreign-architecture-model", solve_unet(foreign_model), 1, "", "model.safetensors"),
     Case("missing-model", solve_unet(lambda d: d / "model.safetensors"), 1, "no such",
          "model.safetensors"),
+    Case("model-without-manifest", solve_unet(tiny_model("unet", manifest=False)), 1,
+         "no training manifest", "model.safetensors"),
+    Case("unrolled-weights-for-unet", solve_unet(tiny_model("unrolled")), 1,
+         "use it with --method unrolled", "model.safetensors"),
+    Case("unet-weights-for-unrolled", solve_unet(tiny_model("unet"), "unrolled"), 1,
+         "use it with --method unet", "model.safetensors"),
     # compare and train read the same files
     Case("compare-missing-input",
          lambda d: ["compare", str(d / "in.h5"), "--methods", "zero-filled"], 1, "no such file"),

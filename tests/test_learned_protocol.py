@@ -200,3 +200,24 @@ def test_compare_and_solve_warn_and_mark_a_leaked_slice(tmp_path) -> None:
                                    "--method", "unet", "--model", str(model)])
     assert result.exit_code == 0, result.output
     assert "WARNING: LEAK: 2 of 2" in result.output
+
+
+@pytest.mark.parametrize("kind", ["unet", "unrolled"])
+def test_shipped_models_never_saw_the_sample_and_beat_zero_filling(kind: str) -> None:
+    from csmri.data import load_sample
+    from csmri.fft import ifft2c
+    from csmri.metrics import psnr
+    from csmri.simulate import simulate
+    from learned.infer import reconstruct, reconstruct_unrolled, shipped_weights_path
+
+    path = shipped_weights_path(kind)
+    assert path.stat().st_size < 10e6
+    model, _, metadata = load_model(path, kind=kind)
+    manifest = metadata["manifest"]
+    sample = load_sample()
+    assert leaked_slices(manifest, sample) == []
+    assert {s["subject"] for s in manifest["sources"]} == {"mni152-2009a-sym"}
+    sim = simulate(sample[5:6], 4, 0.08, seed=11, noise=0.005)
+    run = reconstruct if kind == "unet" else reconstruct_unrolled
+    recon = run(sim.kspace, sim.mask, model)
+    assert psnr(sim.target, recon) > psnr(sim.target, np.abs(ifft2c(sim.kspace))) + 2
