@@ -2,8 +2,9 @@
 
 Public API: :func:`reconstruct` (U-Net), :func:`reconstruct_unrolled`,
 :func:`load_shipped_model`, :func:`load_model`, :func:`save_model`, :func:`train` with
-:class:`TrainConfig`.  Every model file carries its training manifest
-(:mod:`learned.manifest`).  Imports ``csmri``; ``csmri`` never imports this package.
+:class:`TrainConfig`; test-time adaptation (``adapt_steps=``, :func:`adapt_model`).
+Every model file carries its training manifest (:mod:`learned.manifest`).  Imports
+``csmri``; ``csmri`` never imports this package.
 """
 
 import os
@@ -14,6 +15,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+from learned.adapt import AdaptConfig, adapt_model
 from learned.checkpoint import load_model, save_model
 from learned.infer import (
     load_shipped_model,
@@ -26,12 +28,14 @@ from learned.unet import NormUnet, UNetConfig
 from learned.unrolled import UnrolledConfig, UnrolledNet
 
 __all__ = [
+    "AdaptConfig",
     "NormUnet",
     "TrainConfig",
     "TrainResult",
     "UNetConfig",
     "UnrolledConfig",
     "UnrolledNet",
+    "adapt_model",
     "load_model",
     "load_shipped_model",
     "reconstruct",
