@@ -89,7 +89,7 @@ def _net_ms(fn, repeats: int) -> tuple[float, float]:
     return float(np.median(wall)) * 1000 / 4, float(np.median(cpu)) * 1000 / 4
 
 
-def run_speed(repeats: int = 5) -> dict:
+def run_speed(repeats: int = 3, rounds: int = 1) -> dict:
     """Median ms per 320x320 slice, U-Net and unrolled alternating, 2 threads."""
     from learned.infer import reconstruct, reconstruct_unrolled
     from learned.method import UnetMethod as U
@@ -104,7 +104,7 @@ def run_speed(repeats: int = 5) -> dict:
     mask[150:170] = True
     unet, unrolled = U.load(None, "cpu").model, R.load(None, "cpu").model
     results: dict[str, list[tuple[float, float]]] = {"unet": [], "unrolled": []}
-    for _ in range(3):
+    for _ in range(rounds):
         results["unet"].append(_net_ms(lambda: reconstruct(kspace, mask, unet), repeats))
         results["unrolled"].append(
             _net_ms(lambda: reconstruct_unrolled(kspace, mask, unrolled), repeats))
@@ -124,8 +124,8 @@ def report(rows: list[dict], leaks: dict, speed: dict, seeds: list[int], seconds
         "# Learned vs CS on a held-out subject (Colin27)",
         "",
         f"`python benchmarks/bench_learned.py`; seeds {seeds}; "
-        f"{by[(methods[0], SETTINGS[0][0])]['slices']} scored slices per acceleration "
-        f"(9 per seed), {TUNING_SLICES} other slices per seed tune each CS lambda.",
+        f"{by[(methods[0], SETTINGS[0][0])]['slices']} scored slices per acceleration, "
+        f"{TUNING_SLICES} other slices per seed tune each CS lambda (mean ± sd over slices).",
         "",
         "| method | 4x PSNR | 4x SSIM | 8x PSNR | 8x SSIM | lambda 4x / 8x |",
         "|---|---|---|---|---|---|",
