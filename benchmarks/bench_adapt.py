@@ -130,16 +130,17 @@ def sweep(net, args) -> list[str]:
     return lines
 
 
-def quality_inputs() -> dict[str, np.ndarray]:
+def quality_inputs(slices: list[int] | None, only: str | None) -> dict[str, np.ndarray]:
     sample = load_sample()
-    scored = sample[list(SCORED_SLICES)]
+    scored = sample[slices or list(SCORED_SLICES)]
     brain = scored > 0.1 * scored.max()
     inverted = np.where(brain, scored.max() * 1.1 - scored, 0).astype(np.float32)
-    return {
-        "Colin27 sample (10 slices)": scored,
+    inputs = {
+        f"Colin27 sample ({len(scored)} slices)": scored,
         "Colin27, inverted contrast": inverted,
         "Shepp-Logan 256": shepp_logan(256)[None].astype(np.float32),
     }
+    return {k: v for k, v in inputs.items() if only is None or k.startswith(only)}
 
 
 def quality(net, args) -> list[str]:
@@ -151,8 +152,10 @@ def quality(net, args) -> list[str]:
         "(mean, min) | gain vs hard-lowres (mean, min) | steps run (mean) | s/slice |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, images in quality_inputs().items():
+    for name, images in quality_inputs(args.slices, args.only).items():
         for accel, cf in SETTINGS:
+            if accel not in args.accels:
+                continue
             sim = simulate(images, accel, cf, seed=0, noise=0.005)
             plain = recon(net, sim.kspace, sim.mask, None)
             lowres = recon(net, sim.kspace, sim.mask, ADAPTED_DC)
@@ -214,6 +217,10 @@ def main() -> None:
     parser.add_argument("--raw", default=None, help="sweep: JSON of every trace")
     parser.add_argument("--adapt-steps", type=int, default=AdaptConfig().steps)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--slices", type=int, nargs="+", default=None,
+                        help="quality: sample slices to score (default: all but 2 and 8)")
+    parser.add_argument("--only", default=None, help="quality: inputs whose name starts so")
+    parser.add_argument("--accels", type=float, nargs="+", default=[4.0, 8.0])
     args = parser.parse_args()
     torch.set_num_threads(1)
     net, weights = load(args.model, args.kind)
