@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from cli.batch import scheduler_options
-from cli.options import NON_NEGATIVE, FiniteFloat
+from cli.options import NON_NEGATIVE, FiniteFloat, adapt_option
 from csmri.comparison.spec import DEFAULT_METHODS
 from csmri.errors import UsageError
 from csmri.methods import REGULARIZERS, SOLVERS
@@ -107,6 +107,7 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     show_default=True,
     help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy backend.",
 )
+@adapt_option
 @scheduler_options("serial", "cases (one per input and acceleration)")
 @click.option(
     "--scan-time",
@@ -133,6 +134,7 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    adapt: int,
     scheduler: str,
     workers: int | None,
     scan_time: float,
@@ -200,6 +202,10 @@ def compare(
 
     factories = {name: learned_loader(name) for name in ("unet", "unrolled")}
     method_list = parse_methods(methods, fixed_lam, iters, factories, device=device)
+    if adapt:
+        from learned.method import with_adapted
+
+        method_list = with_adapted(method_list, adapt, seed)
     cases = build_cases(
         list(inputs),
         accelerations,

@@ -54,6 +54,18 @@ class Fraction(FiniteFloat):
 
 FRACTION = Fraction()
 
+# The upper bound is checked by learned.adapt.check_steps (importing torch here would slow
+# every command's start-up).
+adapt_option = click.option(
+    "--adapt",
+    default=0,
+    metavar="STEPS",
+    type=click.IntRange(min=0),
+    show_default=True,
+    help="Learned methods: first adapt to each slice's own measured k-space, at most STEPS "
+    "self-supervised steps (early-stopped; 0: off).",
+)
+
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace an existing output file."
 )

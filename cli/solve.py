@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cli.batch import batch_options, is_batch, run_batch_command
-from cli.options import NON_NEGATIVE, overwrite_option
+from cli.options import NON_NEGATIVE, adapt_option, overwrite_option
 from cli.solve_multicoil import maps_option_check, solve_multicoil
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
@@ -134,6 +134,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     type=click.IntRange(min=1),
     help="Multi-coil: SVD-compress to this many virtual coils first.",
 )
+@adapt_option
 @click.option("--png", is_flag=True, help="Also write OUT.png with the reconstructed slices.")
 @batch_options
 @overwrite_option
@@ -154,6 +155,7 @@ def solve(
     maps_option: str,
     save_maps: Path | None,
     coils: int | None,
+    adapt: int,
     png: bool,
     overwrite: bool,
     **batch: object,
@@ -215,6 +217,8 @@ def solve(
         choice = auto_lambda(kspace, data.mask, reg)
         lam, lam_note = choice.lam, f", lambda {choice.lam:.3g} (auto: {choice.rule})"
     recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
+    if adapt:
+        recon_method = _adapted(recon_method, adapt)
     target = None if data.target is None else select_slices(data.target, selection, input_path)
     if target is not None and hasattr(recon_method, "leaks"):
         leaked = recon_method.leaks(target)
@@ -244,7 +248,11 @@ def solve(
 
         with atomic_path(png_path) as temp:
             save_montage(temp, images, f"{recon_method.name}: {input_path.name}")
-    passes = "one pass" if recon_method.lam is None else f"{np.mean(iterations):.0f} iterations"
+    passes = (
+        f"{np.mean(iterations):.0f} {'adaptation steps' if adapt else 'iterations'}"
+        if recon_method.lam is not None or adapt
+        else "one pass"
+    )
     summary = (
         f"{recon_method.name}: {kspace.shape[0]} slices, {passes} per slice{lam_note}, "
         f"{seconds:.2f} s"
@@ -266,6 +274,15 @@ def solve(
             f" | NMSE {scores['nmse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}"
         )
     click.echo(summary)
+
+
+def _adapted(method: ReconMethod, steps: int) -> ReconMethod:
+    adapted = getattr(method, "adapted", None)
+    if adapted is None:
+        raise UsageError(
+            f"--adapt works only with a learned --method (unet, unrolled), not {method.name}"
+        )
+    return adapted(steps)
 
 
 def _build_method(

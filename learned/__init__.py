@@ -2,7 +2,8 @@
 
 Public API: :func:`reconstruct` (U-Net), :func:`reconstruct_unrolled`,
 :func:`load_shipped_model`, :func:`load_model`, :func:`save_model`, :func:`train` with
-:class:`TrainConfig`.  Every model file carries its training manifest
+:class:`TrainConfig`; test-time adaptation (``adapt_steps=``, :func:`adapt_model`).
+Every model file carries its training manifest
 (:mod:`learned.manifest`).  Imports ``csmri``; ``csmri`` never imports this package.
 
 ``import learned`` is light: the public names are imported on first use
@@ -19,6 +20,8 @@ from csmri.lazy import lazy_exports
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
+    "AdaptConfig": "learned.adapt",
+    "adapt_model": "learned.adapt",
     "load_model": "learned.checkpoint",
     "save_model": "learned.checkpoint",
     "load_shipped_model": "learned.infer",

@@ -88,6 +88,8 @@ def reconstruct(
     device: str | torch.device = "cpu",
     batch_size: int = 4,
     data_consistency_mode: str | None = None,
+    adapt_steps: int = 0,
+    adapt_seed: int = 0,
 ) -> np.ndarray:
     """One-shot U-Net reconstruction of single-coil Cartesian k-space.
 
@@ -105,6 +107,11 @@ def reconstruct(
         Slices per forward pass.
     data_consistency_mode : {"none", "hard", "hard-lowres"} or None
         Override the model's stored data-consistency default.
+    adapt_steps : int
+        Test-time adaptation: at most this many self-supervised steps on each slice's own
+        measured k-space, from a fresh copy of the model (0: none); see :mod:`learned.adapt`.
+    adapt_seed : int
+        Seed of the adaptation's sample splits.
 
     Returns
     -------
@@ -125,6 +132,11 @@ def reconstruct(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device)
     net = _resolve_model(model, device)
+    if adapt_steps:
+        from learned.adapt import AdaptConfig, reconstruct_adapted
+
+        config = AdaptConfig(steps=adapt_steps, seed=adapt_seed).validate()
+        return reconstruct_adapted(kspace, mask, net, config, device, data_consistency_mode)[0]
     mode = net.config.data_consistency if data_consistency_mode is None else data_consistency_mode
     if mode not in DC_MODES:
         raise ValueError(f"data consistency must be one of {', '.join(DC_MODES)}, got {mode!r}")
@@ -176,6 +188,8 @@ def reconstruct_unrolled(
     device: str | torch.device = "cpu",
     maps: np.ndarray | None = None,
     batch_size: int = 4,
+    adapt_steps: int = 0,
+    adapt_seed: int = 0,
 ) -> np.ndarray:
     """Unrolled-network reconstruction of single-coil or multi-coil Cartesian k-space.
 
@@ -194,6 +208,11 @@ def reconstruct_unrolled(
         :class:`csmri.linop.Sense`, else :class:`csmri.linop.Cartesian`.
     batch_size : int
         Slices per forward pass.
+    adapt_steps : int
+        Test-time adaptation: at most this many self-supervised steps on each slice's own
+        measured k-space, from a fresh copy of the model (0: none); see :mod:`learned.adapt`.
+    adapt_seed : int
+        Seed of the adaptation's sample splits.
 
     Returns
     -------
@@ -219,6 +238,11 @@ def reconstruct_unrolled(
     if not isinstance(net, UnrolledNet):
         raise TypeError(f"model must be an UnrolledNet, got {type(net).__name__}")
     net = net.to(device)
+    if adapt_steps:
+        from learned.adapt import AdaptConfig, reconstruct_adapted
+
+        config = AdaptConfig(steps=adapt_steps, seed=adapt_seed).validate()
+        return reconstruct_adapted(kspace, mask, net, config, device, maps=maps)[0]
     was_training = net.training
     net.eval()
     cols = torch.as_tensor(mask, device=device)
@@ -231,7 +255,7 @@ def reconstruct_unrolled(
                 if maps is None:
                     op = Cartesian(mask)
                 else:
-                    coils = torch.as_tensor(np.ascontiguousarray(maps[chunk]),
+                    coils = torch.as_tensor(np.array(maps[chunk]),  # copy: may be read-only
                                             dtype=torch.complex64, device=device)
                     op = Sense(coils, mask)
                 out[chunk] = net(k, op).float().cpu().numpy()

@@ -7,12 +7,14 @@ against the slices being scored.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from csmri.errors import UsageError
 from csmri.methods import MethodResult
+from learned.adapt import AdaptConfig, check_steps, reconstruct_adapted
 from learned.checkpoint import load_model
 from learned.infer import load_shipped_model, reconstruct, reconstruct_unrolled
 from learned.manifest import leak_warning, leaked_slices
@@ -32,11 +34,15 @@ class UnetMethod:
     device : str
         Where it runs.
     label : str
-        Name in tables.
+        Name in tables (``+adapt`` is appended when adapting).
     manifest : dict
         Its training manifest (for the leak check).
     source : str
         The weights file, for messages.
+    adapt_steps : int
+        Test-time adaptation step cap per slice (0: none; see :mod:`learned.adapt`).
+    adapt_seed : int
+        Seed of the adaptation's sample splits.
     """
 
     model: NormUnet
@@ -45,13 +51,18 @@ class UnetMethod:
     lam: float | None = None
     manifest: dict = field(default_factory=dict)
     source: str = "the shipped model"
+    adapt_steps: int = 0
+    adapt_seed: int = 0
 
     kind = "unet"
 
     @property
     def name(self) -> str:
-        """Name in tables."""
-        return self.label
+        """Name in tables: the label, with ``+adapt`` after the model name when adapting."""
+        if not self.adapt_steps:
+            return self.label
+        model, space, note = self.label.partition(" ")  # "unet [LEAK]" -> "unet+adapt [LEAK]"
+        return f"{model}+adapt{space}{note}"
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "auto") -> UnetMethod:
@@ -79,12 +90,46 @@ class UnetMethod:
         return cls(model=model, device=device, label=cls.kind,
                    manifest=metadata.get("manifest", {}), source=source)
 
+    def adapted(self, steps: int, seed: int = 0) -> UnetMethod:
+        """The same network with test-time adaptation (its own row in tables).
+
+        Parameters
+        ----------
+        steps : int
+            Adaptation step cap per slice.
+        seed : int
+            Seed of the sample splits.
+
+        Returns
+        -------
+        UnetMethod
+            A method sharing the (never modified) model.
+        """
+        check_steps(steps)
+        return replace(self, adapt_steps=steps, adapt_seed=seed)
+
     def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:
-        """Reconstruct a stack of slices in one batched pass."""
+        """Reconstruct a stack of slices (adapting to each first when asked).
+
+        ``seconds`` includes the adaptation; ``iterations`` are the adaptation steps taken
+        per slice (1 for a plain one-shot pass).
+        """
         start = time.perf_counter()
-        images = reconstruct(kspace, mask, model=self.model, device=self.device)
+        if not self.adapt_steps:
+            images = self._reconstruct(kspace, mask)
+            steps = [1] * len(images)
+        else:
+            config = AdaptConfig(steps=self.adapt_steps, seed=self.adapt_seed)
+            images, results = reconstruct_adapted(
+                np.asarray(kspace), mask, self.model, config, self.device,
+                maps=getattr(self, "maps", None),
+            )
+            steps = [result.steps_run for result in results]
         seconds = time.perf_counter() - start
-        return MethodResult(np.asarray(images, dtype=np.float32), seconds, [1] * len(images))
+        return MethodResult(np.asarray(images, dtype=np.float32), seconds, steps)
+
+    def _reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return reconstruct(kspace, mask, model=self.model, device=self.device)
 
     def leaks(self, images: np.ndarray) -> list[int]:
         """Indices of ``images`` (reference slices) that were in this model's training data.
@@ -118,13 +163,9 @@ class UnrolledMethod(UnetMethod):
 
     kind = "unrolled"
 
-    def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:
-        """Reconstruct a stack of slices (with :attr:`maps` when they are set)."""
-        start = time.perf_counter()
-        images = reconstruct_unrolled(kspace, mask, model=self.model, device=self.device,
-                                      maps=self.maps)
-        seconds = time.perf_counter() - start
-        return MethodResult(np.asarray(images, dtype=np.float32), seconds, [1] * len(images))
+    def _reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return reconstruct_unrolled(kspace, mask, model=self.model, device=self.device,
+                                    maps=self.maps)
 
 
 LEARNED_METHODS = {"unet": UnetMethod, "unrolled": UnrolledMethod}
@@ -167,3 +208,21 @@ def mark_leaks(methods: list, cases: list) -> list[str]:
         if leaking and not method.label.endswith("[LEAK]"):
             method.label = f"{method.label} [LEAK]"
     return warnings
+
+
+def with_adapted(methods: list, steps: int, seed: int) -> list:
+    """Each learned method followed by its test-time adapted twin (``unet``, ``unet+adapt``).
+
+    Raises
+    ------
+    UsageError
+        When no method in ``methods`` can adapt.
+    """
+    out = []
+    for method in methods:
+        out.append(method)
+        if hasattr(method, "adapted"):
+            out.append(method.adapted(steps, seed))
+    if len(out) == len(methods):
+        raise UsageError("--adapt needs a learned method (unet, unrolled) in --methods")
+    return out

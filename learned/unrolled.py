@@ -162,10 +162,27 @@ class UnrolledNet(nn.Module):
         Tensor, shape (B, H, W)
             Magnitude estimate in the units of ``A^H y``.
         """
+        return self.image(kspace, op).abs()
+
+    def image(self, kspace: torch.Tensor, op: Any) -> torch.Tensor:
+        """The complex image ``x_K`` whose magnitude :meth:`forward` returns.
+
+        Parameters
+        ----------
+        kspace : complex Tensor, shape (B, H, W) or (B, C, H, W)
+            Measured k-space (zero where not sampled).
+        op : csmri.linop.LinearOperator
+            ``A``.
+
+        Returns
+        -------
+        complex Tensor, shape (B, H, W)
+            Image in the units of ``A^H y``.
+        """
         x = op.adjoint(kspace)
         for t, net in enumerate(self.nets):
             x = self.data_consistency(x, kspace, op, t) - net(x)
-        return x.abs()
+        return x
 
     def data_consistency(self, x: torch.Tensor, kspace: torch.Tensor, op: Any,
                          cascade: int) -> torch.Tensor:
