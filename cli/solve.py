@@ -64,7 +64,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 )
 @click.option(
     "--wavelet",
-    default="db2",
+    default="haar",
     show_default=True,
     callback=_check_wavelet,
     help="Orthogonal PyWavelets wavelet name (haar, db4, sym8, ...).",

@@ -92,7 +92,7 @@ class CompressedSensing:
     lam: float = 0.01
     max_iter: int = 100
     tol: float = 0.0
-    wavelet: str = "db2"
+    wavelet: str = "haar"
 
     def __post_init__(self) -> None:
         from csmri.reconstruct import resolve_defaults
