@@ -14,6 +14,7 @@ from cli.options import NON_NEGATIVE, adapt_option, overwrite_option
 from cli.solve_multicoil import maps_option_check, solve_multicoil
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
+from csmri.defaults import DEFAULT_WAVELET
 from csmri.errors import InputError, UsageError
 from csmri.kspace_io import read_kspace, write_reconstruction
 from csmri.methods import (
@@ -87,7 +88,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 )
 @click.option(
     "--wavelet",
-    default="db4",
+    default=DEFAULT_WAVELET,
     show_default=True,
     callback=_check_wavelet,
     help="Orthogonal PyWavelets wavelet name (haar, db4, sym8, ...).",

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from csmri.baseline import zero_filled
+from csmri.defaults import DEFAULT_WAVELET
 
 REGULARIZERS = ("tv", "tv-aniso", "wavelet")
 SOLVERS = ("fista", "ista", "admm")
@@ -137,7 +138,7 @@ class CompressedSensing:
     lam: float | None = None
     max_iter: int = 100
     tol: float = 0.0
-    wavelet: str = "db4"
+    wavelet: str = DEFAULT_WAVELET
     device: str | None = None
 
     def __post_init__(self) -> None:

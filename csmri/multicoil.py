@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from csmri.defaults import DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.methods import MethodResult
 from csmri.sense import DEFAULT_SENSE_LAMBDA, rss_zero_filled, sense_adjoint, sense_reconstruct
@@ -110,7 +111,7 @@ class MulticoilMethod:
     solver: str | None = None
     max_iter: int = 100
     tol: float = 0.0
-    wavelet: str = "db4"
+    wavelet: str = DEFAULT_WAVELET
     label: str | None = None
     device: str | None = None
 

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from csmri.arrays import is_torch
-from csmri.defaults import DEFAULT_CHUNK, DEFAULT_LAMBDA, DEFAULT_SOLVER, DEFAULT_TV_ITER
+from csmri.defaults import (
+    DEFAULT_CHUNK,
+    DEFAULT_LAMBDA,
+    DEFAULT_SOLVER,
+    DEFAULT_TV_ITER,
+    DEFAULT_WAVELET,
+)
 from csmri.device import resolve_device, to_device
 from csmri.errors import InputError, UsageError
 from csmri.linop import Cartesian, Sense
@@ -251,7 +257,7 @@ def reconstruct_iter(
     solver: str | None = None,
     max_iter: int = 100,
     tol: float = 0.0,
-    wavelet: str = "db4",
+    wavelet: str = DEFAULT_WAVELET,
     levels: int | None = None,
     cycle_spin: bool | None = None,
     seed: int = 0,
@@ -339,7 +345,7 @@ def reconstruct(
     solver: str | None = None,
     max_iter: int = 100,
     tol: float = 0.0,
-    wavelet: str = "db4",
+    wavelet: str = DEFAULT_WAVELET,
     levels: int | None = None,
     cycle_spin: bool | None = None,
     seed: int = 0,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from csmri.defaults import DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.fft import ifft2c
 from csmri.linop import CoilMaps, Sense
@@ -72,7 +73,7 @@ def sense_reconstruct(
     solver: str | None = None,
     max_iter: int = 100,
     tol: float = 0.0,
-    wavelet: str = "db4",
+    wavelet: str = DEFAULT_WAVELET,
     seed: int = 0,
     device: str | None = None,
 ) -> SenseResult:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from csmri.arrays import is_torch
-from csmri.defaults import DEFAULT_TV_ITER
+from csmri.defaults import DEFAULT_TV_ITER, DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.regularizers import tv as _tv
 from csmri.regularizers.wavelet import WAVELETS, WaveletTransform, check_wavelet
@@ -216,7 +216,7 @@ class WaveletL1(Regularizer):
     def __init__(
         self,
         shape: tuple[int, int],
-        wavelet: str = "db4",
+        wavelet: str = DEFAULT_WAVELET,
         levels: int | None = None,
         cycle_spin: bool = False,
         slice_seeds: list | None = None,
@@ -302,7 +302,7 @@ class WaveletL1(Regularizer):
 def make_regularizer(
     reg: str,
     shape: tuple[int, int],
-    wavelet: str = "db4",
+    wavelet: str = DEFAULT_WAVELET,
     levels: int | None = None,
     cycle_spin: bool = False,
     slice_seeds: list[int] | None = None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pywt
 
+from csmri.defaults import DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.kernel import per_image_thresholds
 from csmri.regularizers import dwt
@@ -78,14 +79,17 @@ class WaveletTransform:
     image_shape : tuple of int
         ``(H, W)`` of the images.
     wavelet : str
-        Orthogonal PyWavelets wavelet name (default ``"db4"``).
+        Orthogonal PyWavelets wavelet name (default :data:`csmri.defaults.DEFAULT_WAVELET`).
     levels : int, optional
         Decomposition levels; ``pywt.dwt_max_level`` of the smaller side
         (at least 1) when omitted.
     """
 
     def __init__(
-        self, image_shape: tuple[int, int], wavelet: str = "db4", levels: int | None = None
+        self,
+        image_shape: tuple[int, int],
+        wavelet: str = DEFAULT_WAVELET,
+        levels: int | None = None,
     ) -> None:
         self.wavelet = check_wavelet(wavelet)
         h, w = (int(s) for s in image_shape[-2:])
