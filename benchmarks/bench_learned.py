@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csmri.comparison import cases_from_images, run_comparison
-from csmri.comparison.report import summarise
 from csmri.data import load_sample
 from csmri.methods import CompressedSensing, ZeroFilled
 from csmri.reconstruct import DEFAULT_LAMBDA
+from learned.comparison import cases_from_images, run_comparison
+from learned.comparison.report import summarise
 from learned.method import UnetMethod, UnrolledMethod
 
 SETTINGS = ((4.0, 0.08), (8.0, 0.04))
@@ -172,7 +172,7 @@ def _lam(rows: list[dict], method: str, acceleration: float) -> str:
 
 
 def _as_result(rows: list[dict]):
-    from csmri.comparison.runner import ComparisonResult
+    from learned.comparison.runner import ComparisonResult
 
     return ComparisonResult(rows=rows)
 

@@ -10,10 +10,10 @@ import click
 
 from cli.batch import scheduler_options
 from cli.options import NON_NEGATIVE, FiniteFloat, adapt_option
-from csmri.comparison.spec import DEFAULT_METHODS
 from csmri.errors import UsageError
 from csmri.methods import REGULARIZERS, SOLVERS
 from csmri.multicoil_io import is_multicoil
+from learned.comparison.spec import DEFAULT_METHODS
 
 FORMATS = ("table", "md", "csv", "json")
 
@@ -149,11 +149,11 @@ def compare(
     from csmri.atomic import atomic_path
     from csmri.autolambda import calibrated_lambda
     from csmri.cluster import case_executor
-    from csmri.comparison import plots, report, run_comparison
-    from csmri.comparison.cases import build_cases, default_center_fraction
-    from csmri.comparison.provenance import run_config, run_notes
-    from csmri.comparison.spec import parse_methods
-    from csmri.comparison.verdict import family_verdicts, format_footer, method_family
+    from learned.comparison import plots, report, run_comparison
+    from learned.comparison.cases import build_cases, default_center_fraction
+    from learned.comparison.provenance import run_config, run_notes
+    from learned.comparison.spec import parse_methods
+    from learned.comparison.verdict import family_verdicts, format_footer, method_family
 
     accelerations = _numbers(accel, "--accel", FiniteFloat(1.0))
     fractions = (

@@ -8,7 +8,7 @@ import click
 
 from cli.compare import DEFAULT_METHODS
 from csmri.atomic import atomic_path
-from csmri.multicoil_compare import (
+from learned.comparison.multicoil import (
     cases_from_file,
     format_rows,
     parse_methods,

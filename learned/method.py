@@ -181,7 +181,7 @@ def mark_leaks(methods: list, cases: list) -> list[str]:
     ----------
     methods : list of ReconMethod
         Methods of a comparison (only those with a ``leaks`` method are checked).
-    cases : list of csmri.comparison.Case
+    cases : list of learned.comparison.Case
         Cases with ``target``, ``scored`` and ``name``.
 
     Returns

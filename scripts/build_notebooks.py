@@ -183,8 +183,8 @@ print("best lambda", lams[int(np.argmax(scores))])""",
         (
             "code",
             """\
-from csmri.comparison import cases_from_images, run_comparison
-from csmri.comparison import report, plots
+from learned.comparison import cases_from_images, run_comparison
+from learned.comparison import report, plots
 from csmri.data import load_sample, shepp_logan
 from csmri.methods import CompressedSensing, ZeroFilled
 from csmri.reconstruct import DEFAULT_LAMBDA

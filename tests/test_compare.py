@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.comparison import cases_from_images, run_comparison
-from csmri.comparison.cases import split_slices
 from csmri.data import load_sample
 from csmri.methods import MethodResult, ZeroFilled
 from csmri.metrics import psnr
+from learned.comparison import cases_from_images, run_comparison
+from learned.comparison.cases import split_slices
 
 FAST = ["--methods", "zero-filled,tv-admm", "--iters", "3", "--accel", "4,8"]
 
@@ -87,7 +87,7 @@ def test_every_format_parses_back(tiny_stack, fmt):
 
 
 def test_methods_receive_identical_inputs_and_a_mismatch_is_caught():
-    from csmri.comparison import runner
+    from learned.comparison import runner
 
     images = load_sample()[:3, 60:124, 60:124]
     cases = cases_from_images("s", images, [4], [0.08], "random", 0, 0.0, 0)
@@ -115,7 +115,7 @@ def test_lambda_tuning_never_sees_scored_slices():
 
     scored = {hashlib.sha256(case.kspace[i].tobytes()).hexdigest() for i in case.scored}
     tuning = {hashlib.sha256(case.kspace[i].tobytes()).hexdigest() for i in case.tuning}
-    from csmri.comparison.tuning import tune_lambda
+    from learned.comparison.tuning import tune_lambda
 
     best, tried = tune_lambda(Spy(), case, centre=0.01)
     assert set(seen) == tuning and not set(seen) & scored
@@ -215,17 +215,17 @@ def test_a_single_image_is_tuned_on_an_independent_realisation_never_scored():
             seen.extend(slice_.tobytes() + np.asarray(mask).tobytes() for slice_ in kspace)
             return MethodResult(np.abs(kspace).astype(np.float32), 0.0, [1])
 
-    from csmri.comparison.tuning import tune_lambda
+    from learned.comparison.tuning import tune_lambda
 
     tune_lambda(Spy(), case, centre=0.01)
     assert seen and set(seen) == {other.kspace[0].tobytes() + other.mask.tobytes()}
 
 
 def test_one_measured_slice_falls_back_to_the_default_lambda_and_says_so():
-    from csmri.comparison import cases_from_kspace_file
     from csmri.kspace_io import KspaceData
     from csmri.methods import CompressedSensing
     from csmri.simulate import simulate
+    from learned.comparison import cases_from_kspace_file
 
     sim = simulate(load_sample()[5:6, 60:124, 60:124], 4, 0.16, "random", 0, 0.005, True)
     data = KspaceData(sim.kspace, sim.mask, sim.target, sim.attrs)
@@ -238,7 +238,7 @@ def test_one_measured_slice_falls_back_to_the_default_lambda_and_says_so():
 
 
 def test_center_lines_counts_the_contiguous_centre_band():
-    from csmri.comparison.cases import center_lines
+    from learned.comparison.cases import center_lines
 
     mask = np.zeros(21, bool)
     mask[8:13] = True  # centre column 10, band of 5

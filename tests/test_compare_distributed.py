@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.comparison import cases_from_images, run_comparison
 from csmri.data import load_sample
 from csmri.methods import CompressedSensing, ZeroFilled
+from learned.comparison import cases_from_images, run_comparison
 
 TIMING = {"seconds"}
 

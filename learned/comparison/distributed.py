@@ -2,7 +2,7 @@
 
 Each case (one input at one acceleration) is tuned and scored in one task, on
 one worker, with all its methods in that worker's process, exactly as the serial
-loop of :func:`csmri.comparison.runner.run_comparison` does it; the partial results
+loop of :func:`learned.comparison.runner.run_comparison` does it; the partial results
 come back in case order and are merged with the serial loop's rules, so every
 metric, lambda and example equals a serial run's.  Only the timings differ: they
 are measured on the workers, several cases at a time.
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from csmri.comparison.cases import Case
-from csmri.comparison.runner import ComparisonResult, Progress, _compare_case
 from csmri.methods import ReconMethod
+from learned.comparison.cases import Case
+from learned.comparison.runner import ComparisonResult, Progress, _compare_case
 
 
 def one_case(
@@ -65,7 +65,7 @@ def run_cases(
     executor : concurrent.futures.Executor
         Where cases run, e.g. ``distributed.Client.get_executor()``.
     cases, methods, auto_lambda, default_lambda
-        As for :func:`csmri.comparison.runner.run_comparison`.
+        As for :func:`learned.comparison.runner.run_comparison`.
     say : callable
         Receives a line as each case is merged.
 

@@ -14,9 +14,9 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from csmri.comparison.cases import Case
 from csmri.methods import ReconMethod
 from csmri.metrics import center_crop, psnr
+from learned.comparison.cases import Case
 
 COARSE_DECADES = (-1.0, -1.0 / 3.0, 1.0 / 3.0, 1.0)
 FINE_DECADES = (-1.0 / 6.0, 1.0 / 6.0)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.comparison.runner import ComparisonResult
 from csmri.metrics import psnr, ssim
+from learned.comparison.runner import ComparisonResult
 
 
 def _pyplot():
@@ -65,7 +65,7 @@ def quality_vs_runtime(summary: list[dict], path: str | Path) -> None:
     Parameters
     ----------
     summary : list of dict
-        From :func:`csmri.comparison.report.summarise`.
+        From :func:`learned.comparison.report.summarise`.
     path : str or Path
         Destination PNG.
     """

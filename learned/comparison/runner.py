@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from csmri.comparison.cases import Case, kspace_digest
-from csmri.comparison.tuning import tune_lambda
 from csmri.methods import ReconMethod
 from csmri.metrics import center_crop, nmse, psnr, ssim
+from learned.comparison.cases import Case, kspace_digest
+from learned.comparison.tuning import tune_lambda
 
 Progress = Callable[[str], None]
 
@@ -93,7 +93,7 @@ def run_comparison(
     case_executor : concurrent.futures.Executor, optional
         Run each case as one task there instead (a Dask cluster's executor); the
         results equal the serial run's, timings aside (see
-        :mod:`csmri.comparison.distributed`).
+        :mod:`learned.comparison.distributed`).
 
     Returns
     -------
@@ -102,7 +102,7 @@ def run_comparison(
     """
     say = progress or (lambda message: None)
     if case_executor is not None:
-        from csmri.comparison.distributed import run_cases
+        from learned.comparison.distributed import run_cases
 
         return run_cases(case_executor, cases, methods, auto_lambda, default_lambda, say)
     result = ComparisonResult()

@@ -1,7 +1,7 @@
 """Method specifications of a comparison: ``"zero-filled,tv-admm,unet"`` -> method objects.
 
-``csmri`` never imports ``learned``: methods defined elsewhere (the U-Net) are passed in as
-factories by the caller.
+Learned methods are passed in as factories by the caller, so that a comparison of CS
+methods alone never loads a model (nor torch).
 """
 
 from __future__ import annotations

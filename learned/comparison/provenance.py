@@ -7,8 +7,8 @@ import platform
 import sys
 from pathlib import Path
 
-from csmri.comparison.cases import Case
 from csmri.fft import fft_workers
+from learned.comparison.cases import Case
 
 
 def _torch_threads() -> int | None:

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from csmri.comparison.runner import ComparisonResult
+from learned.comparison.runner import ComparisonResult
 
 COLUMNS = ("nmse", "psnr", "ssim", "seconds")
 HIGHER_IS_BETTER = {"nmse": False, "psnr": True, "ssim": True, "seconds": False}
