@@ -63,7 +63,7 @@ def run_quality(seeds: list[int], cache: Path | None, say, cs_only: bool = False
             key = f"{method.name}|{inputs}"
             if key not in cached:
                 say(f"seed {seed}: {method.name} (lambda tuned on slices {cases[0].tuning})")
-                result = run_comparison(cases, [method], True, lambda m: DEFAULT_LAMBDA[m.reg],
+                result = run_comparison(cases, [method], True, lambda m, c: DEFAULT_LAMBDA[m.reg],
                                         say, tuning_workers=1)
                 cached[key] = result.rows
                 if cache:  # after every method: an interrupted run loses little
@@ -72,7 +72,7 @@ def run_quality(seeds: list[int], cache: Path | None, say, cs_only: bool = False
         if cs_only:
             continue
         say(f"seed {seed}: learned methods")
-        result = run_comparison(cases, learned, False, lambda m: 0.0, say)
+        result = run_comparison(cases, learned, False, lambda m, c: 0.0, say)
         rows += [row | {"seed": seed} for row in result.rows]
     return rows, all_cases, leaks
 

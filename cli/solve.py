@@ -170,6 +170,10 @@ def solve(
     """
     if is_batch(inputs, output):
         method_ = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
+        if method == "cs" and lam is None:
+            from csmri.autolambda import AutoLambdaMethod
+
+            method_ = AutoLambdaMethod(method_)
         run_batch_command(inputs, output, method_, slices, png, overwrite, **batch)
         return
     input_path = Path(inputs[0])

@@ -9,9 +9,13 @@ orientations and Shepp-Logan phantoms, ``benchmarks/lambda_curves.py``);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from csmri.methods import CompressedSensing, MethodResult
 
 STATED_DISTANCE_DB = 0.3
 """How far below the best lambda of a fine grid :func:`auto_lambda` may land (PSNR, dB)."""
@@ -90,3 +94,34 @@ def auto_lambda(kspace: np.ndarray, mask: np.ndarray, reg: str) -> LambdaChoice:
     acceleration = sampled.size / max(int(sampled.sum()), 1)
     lam = calibrated_lambda(reg, acceleration)
     return LambdaChoice(lam, f"calibrated for {reg} at the realised {acceleration:.1f}x")
+
+
+@dataclass(frozen=True)
+class AutoLambdaMethod:
+    """A CS method whose lambda :func:`auto_lambda` picks for each input it runs on.
+
+    For batches of files with different masks: each file gets the lambda that ``csmri
+    solve`` would pick for it alone, so the outputs are the same bits.
+
+    Attributes
+    ----------
+    method : CompressedSensing
+        The method; its own lambda is replaced on every run.
+    """
+
+    method: CompressedSensing
+
+    @property
+    def name(self) -> str:
+        """The wrapped method's name."""
+        return self.method.name
+
+    @property
+    def lam(self) -> None:
+        """None: chosen per input."""
+        return None
+
+    def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:
+        """Run the method with the lambda picked for this k-space and mask."""
+        lam = auto_lambda(kspace, mask, self.method.reg).lam
+        return replace(self.method, lam=lam).run(kspace, mask)

@@ -197,7 +197,7 @@ cases = cases_from_images("sample", images, [4, 8], [0.08, 0.04], "random", seed
 methods = [ZeroFilled(), CompressedSensing("tv", "admm", max_iter=iters),
            CompressedSensing("wavelet", "fista", max_iter=iters), UnetMethod.load()]
 result = run_comparison(cases, methods, auto_lambda=True,
-                        default_lambda=lambda m: DEFAULT_LAMBDA[m.reg])
+                        default_lambda=lambda m, c: DEFAULT_LAMBDA[m.reg])
 summary = report.summarise(result)
 print(report.format_text(summary))""",
         ),
@@ -221,7 +221,7 @@ phantom = np.stack([shepp_logan(192)] * 3)
 cases = cases_from_images("phantom", phantom, [4], [0.08], "random", seed=0, noise=0.005,
                           num_tuning=1)
 result = run_comparison(cases, methods, auto_lambda=True,
-                        default_lambda=lambda m: DEFAULT_LAMBDA[m.reg])
+                        default_lambda=lambda m, c: DEFAULT_LAMBDA[m.reg])
 print(report.format_text(report.summarise(result)))""",
         ),
     ],

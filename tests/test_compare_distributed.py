@@ -55,7 +55,7 @@ def test_merged_case_results_equal_the_serial_loop_examples_included():
         for case in cases_from_images(name, stack, [4.0], [0.08], "random", 1, 0.0, 1)
     ]
     methods = [ZeroFilled(), CompressedSensing(reg="tv", lam=0.003, max_iter=3)]
-    args = (cases, methods, True, lambda m: 0.003)
+    args = (cases, methods, True, lambda m, c: 0.003)
     serial = run_comparison(*args)
     with ThreadPoolExecutor(2) as executor:
         spread = run_comparison(*args, case_executor=executor)
