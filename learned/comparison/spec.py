@@ -11,7 +11,7 @@ from collections.abc import Callable
 from csmri.errors import UsageError
 from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 
-DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet"
+DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet,unrolled"
 
 
 def parse_methods(
