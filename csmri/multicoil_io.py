@@ -19,7 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.cfl import BART_DIMS, COIL_DIM, SLICE_DIM, cfl_pair, read_cfl, read_cfl_header, write_cfl
+from csmri.cfl import (
+    BART_DIMS,
+    COIL_DIM,
+    bart_to_coil_stack,
+    cfl_pair,
+    coil_stack_to_bart,
+    read_cfl,
+    read_cfl_header,
+    write_cfl,
+)
 from csmri.errors import InputError
 from csmri.kspace_io import (
     MIN_SIDE,
@@ -254,39 +263,6 @@ def read_multicoil(path: str | Path, coil_axis: int | None = None) -> MulticoilD
         if suffix in (".npy", ".npz"):
             return _read_numpy(path, coil_axis)
     raise InputError(f"unknown multi-coil k-space format {suffix or '(no suffix)'}", path)
-
-
-def bart_to_coil_stack(array: np.ndarray, path: object = None) -> np.ndarray:
-    """BART order (coils in dim 3, slices in dim 2 or 13) -> ``(S, C, H, W)``.
-
-    Parameters
-    ----------
-    array : ndarray
-        BART-ordered data.
-    path : path-like, optional
-        File named in error messages.
-
-    Returns
-    -------
-    ndarray, shape (S, C, H, W)
-        Slices first, then coils.
-    """
-    dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
-    extra = [d for i, d in enumerate(dims) if i not in (0, 1, 2, COIL_DIM, SLICE_DIM) and d > 1]
-    if extra or (dims[2] > 1 and dims[SLICE_DIM] > 1):
-        raise InputError(f"BART dims {tuple(dims)} are not a multi-coil 2-D slice stack", path)
-    h, w, c, s = dims[0], dims[1], dims[COIL_DIM], dims[2] * dims[SLICE_DIM]
-    array = array.reshape(dims, order="F")
-    array = np.moveaxis(array, (2, SLICE_DIM), (-2, -1)).reshape(h, w, c, s, order="F")
-    return np.ascontiguousarray(np.transpose(array, (3, 2, 0, 1)))
-
-
-def coil_stack_to_bart(stack: np.ndarray) -> np.ndarray:
-    """``(S, C, H, W)`` -> BART order ``[H, W, 1, C, 1, ..., S]`` (slices in dim 13)."""
-    s, c, h, w = stack.shape
-    out = np.transpose(stack, (2, 3, 1, 0))  # H, W, C, S
-    dims = [h, w, 1, c] + [1] * (SLICE_DIM - 4) + [s]
-    return np.asfortranarray(out).reshape(dims, order="F")
 
 
 def _read_cfl(path: Path) -> MulticoilData:
