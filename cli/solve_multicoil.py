@@ -9,7 +9,8 @@ import click
 
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import select_slices
-from csmri.errors import InputError, UsageError
+from csmri.device import resolve_device
+from csmri.errors import InputError
 from csmri.kspace_io import write_reconstruction
 from csmri.metrics import evaluate
 from csmri.multicoil import MAP_MODES, MulticoilMethod, compress_coils, estimate_maps
@@ -98,17 +99,8 @@ def solve_multicoil(
 
 
 def torch_device(device: str) -> str:
-    """Resolve ``auto`` and check that ``cuda`` is there."""
-    if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available")
-    return device
+    """Resolve ``auto`` and check that ``cuda`` is there (:func:`csmri.device.resolve_device`)."""
+    return resolve_device(device) or "cpu"
 
 
 def maps_option_check(ctx: click.Context, param: click.Parameter, value: str) -> str:
