@@ -33,15 +33,15 @@ from csmri.errors import InputError
 from csmri.kspace_io import (
     MIN_SIDE,
     TARGET_KEYS,
-    _check_npz,
-    _check_size,
-    _first_line,
-    _h5_attrs,
-    _h5_dataset,
-    _validate_target,
     check_npy,
+    check_npz,
+    check_size,
+    first_line,
+    h5_attrs,
+    h5_dataset,
     read_npy_header,
     require_file,
+    validate_target,
 )
 
 MAP_KEYS = ("sens_maps", "maps")
@@ -312,7 +312,7 @@ def read_maps(path: str | Path, shape: tuple[int, int, int, int]) -> np.ndarray:
 def _read_array(path: Path, keys: tuple[str, ...]) -> np.ndarray | None:
     try:
         if path.suffix.lower() == ".npz":
-            _check_npz(path)
+            check_npz(path)
             with np.load(path, allow_pickle=False) as archive:
                 for key in keys:
                     if key in archive:
@@ -322,15 +322,15 @@ def _read_array(path: Path, keys: tuple[str, ...]) -> np.ndarray | None:
 
         with h5py.File(path, "r") as file:
             for key in keys:
-                item = _h5_dataset(file, key, path)
+                item = h5_dataset(file, key, path)
                 if item is not None:
-                    _check_size(item.shape, path)
+                    check_size(item.shape, path)
                     return item[()]
         return None
     except InputError:
         raise
     except Exception as error:
-        raise InputError(f"not readable ({_first_line(error)})", path) from None
+        raise InputError(f"not readable ({first_line(error)})", path) from None
 
 
 def _read_h5(path: Path) -> MulticoilData:
@@ -343,7 +343,7 @@ def _read_h5(path: Path) -> MulticoilData:
 
                 file.close()
                 return read_ismrmrd(path)
-            dataset = _h5_dataset(file, "kspace", path)
+            dataset = h5_dataset(file, "kspace", path)
             if dataset is None:
                 raise InputError("no 'kspace' dataset (not a fastMRI file)", path)
             if dataset.ndim != 4:
@@ -351,28 +351,28 @@ def _read_h5(path: Path) -> MulticoilData:
                     f"k-space of shape {dataset.shape} is not multi-coil (slices, coils, H, W)",
                     path,
                 )
-            _check_size(dataset.shape, path)
+            check_size(dataset.shape, path)
             if dataset.dtype.kind != "c":
                 raise InputError(f"k-space must be complex, got {dataset.dtype}", path)
             kspace = dataset[()]
             arrays = {}
             for key in ("mask", *MAP_KEYS, *TARGET_KEYS):
-                item = _h5_dataset(file, key, path)
+                item = h5_dataset(file, key, path)
                 if item is not None:
-                    _check_size(item.shape, path)
+                    check_size(item.shape, path)
                     arrays[key] = np.asarray(item[()])
             header = file["ismrmrd_header"][()] if "ismrmrd_header" in file else None
-            attrs = _h5_attrs(file)
+            attrs = h5_attrs(file)
     except InputError:
         raise
     except MemoryError:
         raise
     except Exception as error:
-        raise InputError(f"not a readable HDF5 file ({_first_line(error)})", path) from None
+        raise InputError(f"not a readable HDF5 file ({first_line(error)})", path) from None
     maps = next((arrays[k] for k in MAP_KEYS if k in arrays), None)
     kspace, mask, maps, inferred = validate_multicoil(kspace, arrays.get("mask"), maps, path)
     target = next((arrays[k] for k in TARGET_KEYS if k in arrays), None)
-    target = _validate_target(target, kspace[:, 0], path)
+    target = validate_target(target, kspace[:, 0], path)
     if header is not None:
         check_fastmri_header(header, kspace.shape, target, path)
     return MulticoilData(kspace, mask, target, maps, attrs, inferred)
@@ -441,12 +441,12 @@ def _read_numpy(path: Path, coil_axis: int | None) -> MulticoilData:
         check_npy(path)
         arrays = {"kspace": np.load(path, allow_pickle=False)}
     else:
-        _check_npz(path)
+        check_npz(path)
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
         except Exception as error:
-            raise InputError(f"not a readable .npz file ({_first_line(error)})", path) from None
+            raise InputError(f"not a readable .npz file ({first_line(error)})", path) from None
         if "kspace" not in arrays:
             raise InputError("no 'kspace' array in the .npz file", path)
     kspace = arrays["kspace"]
@@ -467,7 +467,7 @@ def _read_numpy(path: Path, coil_axis: int | None) -> MulticoilData:
     kspace = np.moveaxis(kspace, axis, -3)
     maps = next((arrays[k] for k in MAP_KEYS if k in arrays), None)
     kspace, mask, maps, inferred = validate_multicoil(kspace, arrays.get("mask"), maps, path)
-    target = _validate_target(arrays.get("target"), kspace[:, 0], path)
+    target = validate_target(arrays.get("target"), kspace[:, 0], path)
     return MulticoilData(kspace, mask, target, maps, {}, inferred)
 
 
