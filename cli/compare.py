@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -146,7 +147,6 @@ def compare(
     multi-coil, BART .cfl with coils, ISMRMRD) are compared with SENSE methods
     (tv-fista, wavelet-fista, ..., sense-adjoint, zero-filled RSS, unet on the RSS).
     """
-    from csmri.atomic import atomic_path
     from csmri.autolambda import calibrated_lambda
     from csmri.cluster import case_executor
     from learned.comparison import plots, report, run_comparison
@@ -268,7 +268,6 @@ def compare(
     if fmt in ("csv", "json"):  # machine-readable stdout: the notes and warnings go to stderr
         click.echo(note, err=True)
     if output_dir is not None:
-        output_dir.mkdir(exist_ok=True)
         writers = {
             "results.csv": lambda p: p.write_text(report.format_csv(result.rows)),
             "results.json": lambda p: p.write_text(report.to_json(result, summary, config)),
@@ -280,7 +279,15 @@ def compare(
             "quality_vs_runtime.png": lambda p: plots.quality_vs_runtime(summary, p),
             "convergence.png": lambda p: plots.convergence(result, p),
         }
-        for name, write in writers.items():
-            with atomic_path(output_dir / name) as temp:
-                write(temp)
-        click.echo(f"wrote {', '.join(writers)} to {output_dir}/", err=True)
+        write_results(output_dir, writers)
+
+
+def write_results(output_dir: Path, writers: dict[str, Callable[[Path], object]]) -> None:
+    """Write each ``name`` of ``writers`` into ``output_dir`` atomically; say so on stderr."""
+    from csmri.atomic import atomic_path
+
+    output_dir.mkdir(exist_ok=True)
+    for name, write in writers.items():
+        with atomic_path(output_dir / name) as temp:
+            write(temp)
+    click.echo(f"wrote {', '.join(writers)} to {output_dir}/", err=True)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.compare import DEFAULT_METHODS
-from csmri.atomic import atomic_path
+from cli.compare import DEFAULT_METHODS, write_results
 from learned.comparison.multicoil import (
     cases_from_file,
     format_rows,
@@ -52,8 +51,12 @@ def compare_multicoil(
     rows = run_multicoil_comparison(cases, method_list, unet, torch_device(device))
     click.echo(format_rows(rows, "table" if fmt == "table" else fmt))
     if output_dir is not None:
-        output_dir.mkdir(exist_ok=True)
-        for name, kind in (("results.md", "md"), ("results.csv", "csv"), ("results.json", "json")):
-            with atomic_path(output_dir / name) as temp:
-                Path(temp).write_text(format_rows(rows, kind) + "\n")
-        click.echo(f"wrote results.md, results.csv, results.json to {output_dir}/", err=True)
+        write_results(
+            output_dir,
+            {
+                f"results.{kind}": lambda p, kind=kind: Path(p).write_text(
+                    format_rows(rows, kind) + "\n"
+                )
+                for kind in ("md", "csv", "json")
+            },
+        )

@@ -15,7 +15,7 @@ from cli.solve_multicoil import maps_option_check, solve_multicoil
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
 from csmri.defaults import DEFAULT_WAVELET
-from csmri.errors import InputError, UsageError
+from csmri.errors import UsageError
 from csmri.kspace_io import read_kspace, write_reconstruction
 from csmri.methods import (
     REGULARIZERS,
@@ -269,15 +269,9 @@ def solve(
         + f" -> {output}"
     )
     if target is not None:
-        from csmri.metrics import evaluate  # scikit-image: loaded only when there is a target
+        from csmri.metrics import score_line  # scikit-image: loaded only when there is a target
 
-        try:
-            scores = evaluate(target, images)
-        except ValueError as error:
-            raise InputError(str(error), input_path) from None
-        summary += (
-            f" | NMSE {scores['nmse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}"
-        )
+        summary += score_line(target, images, input_path)
     click.echo(summary)
 
 

@@ -9,9 +9,9 @@ import click
 
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import select_slices
-from csmri.errors import InputError, UsageError
+from csmri.device import resolve_device
 from csmri.kspace_io import write_reconstruction
-from csmri.metrics import evaluate
+from csmri.metrics import score_line
 from csmri.multicoil import MAP_MODES, MulticoilMethod, compress_coils, estimate_maps
 from csmri.multicoil_io import read_maps, read_multicoil, write_maps
 
@@ -86,29 +86,16 @@ def solve_multicoil(
         f"reconstruction {result.seconds:.2f} s -> {output}"
     )
     if target is not None:
-        try:
-            scores = evaluate(target, result.images)
-        except ValueError as error:
-            raise InputError(str(error), input_path) from None
         summary += (
-            f" | NMSE {scores['nmse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}"
-            " (vs reconstruction_rss, centre-cropped)"
+            score_line(target, result.images, input_path)
+            + " (vs reconstruction_rss, centre-cropped)"
         )
     return summary
 
 
 def torch_device(device: str) -> str:
-    """Resolve ``auto`` and check that ``cuda`` is there."""
-    if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available")
-    return device
+    """Resolve ``auto`` and check that ``cuda`` is there (:func:`csmri.device.resolve_device`)."""
+    return resolve_device(device) or "cpu"
 
 
 def maps_option_check(ctx: click.Context, param: click.Parameter, value: str) -> str:

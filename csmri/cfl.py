@@ -137,8 +137,15 @@ def stack_to_bart(stack: np.ndarray) -> np.ndarray:
     stack = np.asarray(stack)
     if stack.ndim == 2:
         stack = stack[np.newaxis]
-    out = np.moveaxis(stack, 0, -1)  # (H, W, S)
-    return out.reshape(out.shape[:2] + (1,) * (SLICE_DIM - 2) + out.shape[2:])
+    return coil_stack_to_bart(stack[:, np.newaxis])
+
+
+def coil_stack_to_bart(stack: np.ndarray) -> np.ndarray:
+    """``(S, C, H, W)`` -> BART order ``[H, W, 1, C, 1, ..., S]`` (slices in dim 13)."""
+    s, c, h, w = stack.shape
+    out = np.transpose(stack, (2, 3, 1, 0))  # H, W, C, S
+    dims = [h, w, 1, c] + [1] * (SLICE_DIM - 4) + [s]
+    return np.asfortranarray(out).reshape(dims, order="F")
 
 
 def bart_to_stack(array: np.ndarray, path: object = None) -> np.ndarray:
@@ -163,8 +170,34 @@ def bart_to_stack(array: np.ndarray, path: object = None) -> np.ndarray:
             "read it with csmri.multicoil_io.read_multicoil",
             path,
         )
-    extra = [d for i, d in enumerate(dims) if i not in (0, 1, 2, SLICE_DIM) and d > 1]
+    return _slice_stack(array, path, "single-coil")[:, 0]
+
+
+def bart_to_coil_stack(array: np.ndarray, path: object = None) -> np.ndarray:
+    """BART order (coils in dim 3, slices in dim 2 or 13) -> ``(S, C, H, W)``.
+
+    Parameters
+    ----------
+    array : ndarray
+        BART-ordered data.
+    path : path-like, optional
+        File named in error messages.
+
+    Returns
+    -------
+    ndarray, shape (S, C, H, W)
+        Slices first, then coils.
+    """
+    return _slice_stack(array, path, "multi-coil")
+
+
+def _slice_stack(array: np.ndarray, path: object, kind: str) -> np.ndarray:
+    """``(S, C, H, W)`` of BART data; ``kind`` names the expected data in the error."""
+    dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
+    extra = [d for i, d in enumerate(dims) if i not in (0, 1, 2, COIL_DIM, SLICE_DIM) and d > 1]
     if extra or (dims[2] > 1 and dims[SLICE_DIM] > 1):
-        raise InputError(f"BART dims {tuple(dims)} are not a single-coil 2-D slice stack", path)
-    array = array.reshape(dims[0], dims[1], dims[2] * dims[SLICE_DIM], order="F")
-    return np.ascontiguousarray(np.moveaxis(array, -1, 0))
+        raise InputError(f"BART dims {tuple(dims)} are not a {kind} 2-D slice stack", path)
+    h, w, c, s = dims[0], dims[1], dims[COIL_DIM], dims[2] * dims[SLICE_DIM]
+    array = array.reshape(dims, order="F")
+    array = np.moveaxis(array, (2, SLICE_DIM), (-2, -1)).reshape(h, w, c, s, order="F")
+    return np.ascontiguousarray(np.transpose(array, (3, 2, 0, 1)))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from csmri.fft import fft2c
-from csmri.masks import ColumnMask, make_mask
+from csmri.masks import ColumnMask
 from csmri.multicoil_io import MulticoilData
-from csmri.simulate import smooth_phase
+from csmri.simulate import phased_stack
 
 
 def birdcage_maps(shape: tuple[int, int], coils: int, radius: float = 1.5) -> np.ndarray:
@@ -106,17 +106,10 @@ def simulate_multicoil(
         k-space ``(S, C, H, W)``, mask, the RSS target (= the image magnitude, as
         the maps are RSS-normalised), the true maps, and the simulation attributes.
     """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 2:
-        images = images[np.newaxis]
+    images, mask, rng, complex_images = phased_stack(
+        images, acceleration, center_fraction, mask_type, seed, phase, mask
+    )
     s, h, w = images.shape
-    if mask is None:
-        mask = make_mask(mask_type, w, center_fraction, acceleration, seed)
-    rng = np.random.default_rng(seed)
-    complex_images = images.astype(np.complex64)
-    if phase:
-        for i in range(s):
-            complex_images[i] *= np.exp(1j * smooth_phase((h, w), rng))
     maps = birdcage_maps((h, w), coils)
     kspace = fft2c(complex_images[:, None] * maps[None])
     if noise > 0:

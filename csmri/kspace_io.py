@@ -223,7 +223,7 @@ def read_npy_header(handle: BinaryIO, path: object = None) -> tuple[tuple[int, .
     except InputError:
         raise
     except (ValueError, OSError, EOFError, TypeError, SyntaxError) as error:
-        raise InputError(f"not a readable NumPy file ({_first_line(error)})", path) from None
+        raise InputError(f"not a readable NumPy file ({first_line(error)})", path) from None
     if dtype.hasobject:
         raise InputError("holds Python objects (a pickle); refused", path)
     return tuple(shape), dtype
@@ -251,7 +251,7 @@ def check_npy(path: Path, limit: int = MAX_KSPACE_ELEMENTS) -> tuple[tuple[int, 
         size = path.stat().st_size
     except OSError as error:
         raise InputError(f"cannot read ({error.strerror or error})", path) from None
-    _check_size(shape, path, limit)
+    check_size(shape, path, limit)
     needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if size - offset < needed:
         raise InputError(
@@ -262,7 +262,7 @@ def check_npy(path: Path, limit: int = MAX_KSPACE_ELEMENTS) -> tuple[tuple[int, 
     return shape, dtype
 
 
-def _check_npz(path: Path) -> None:
+def check_npz(path: Path) -> None:
     """Check every member's header against its stored size before :func:`numpy.load`."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -272,7 +272,7 @@ def _check_npz(path: Path) -> None:
                 with archive.open(info) as handle:
                     shape, dtype = read_npy_header(handle, path)
                     offset = handle.tell()
-                _check_size(shape, path)
+                check_size(shape, path)
                 needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
                 if info.file_size - offset < needed:
                     raise InputError(
@@ -289,10 +289,11 @@ def _check_npz(path: Path) -> None:
         NotImplementedError,
         RuntimeError,
     ) as error:
-        raise InputError(f"not a readable .npz file ({_first_line(error)})", path) from None
+        raise InputError(f"not a readable .npz file ({first_line(error)})", path) from None
 
 
-def _check_size(shape: tuple[int, ...], path: object, limit: int = MAX_KSPACE_ELEMENTS) -> None:
+def check_size(shape: tuple[int, ...], path: object, limit: int = MAX_KSPACE_ELEMENTS) -> None:
+    """Refuse an array of ``shape`` with more than ``limit`` elements before it is read."""
     count = float(np.prod(shape, dtype=np.float64))
     if count > limit:
         raise InputError(f"array of shape {tuple(shape)} is too large to load", path)
@@ -303,7 +304,7 @@ def _read_h5(path: Path) -> KspaceData:
 
     try:
         with h5py.File(path, "r") as file:
-            dataset = _h5_dataset(file, "kspace", path)
+            dataset = h5_dataset(file, "kspace", path)
             if dataset is None:
                 raise InputError("no 'kspace' dataset (not a fastMRI file)", path)
             if dataset.ndim == 4:
@@ -312,35 +313,35 @@ def _read_h5(path: Path) -> KspaceData:
                     "read it with csmri.multicoil_io.read_multicoil",
                     path,
                 )
-            _check_size(dataset.shape, path)
+            check_size(dataset.shape, path)
             if dataset.dtype.kind != "c":
                 raise InputError(f"k-space must be complex, got {dataset.dtype}", path)
             kspace = dataset[()]
             mask = None
-            mask_set = _h5_dataset(file, "mask", path)
+            mask_set = h5_dataset(file, "mask", path)
             if mask_set is not None:
-                _check_size(mask_set.shape, path, MAX_MASK_ELEMENTS)
+                check_size(mask_set.shape, path, MAX_MASK_ELEMENTS)
                 mask = np.asarray(mask_set[()])
             target = None
             for key in TARGET_KEYS:
-                target_set = _h5_dataset(file, key, path)
+                target_set = h5_dataset(file, key, path)
                 if target_set is not None:
-                    _check_size(target_set.shape, path)
+                    check_size(target_set.shape, path)
                     target = np.asarray(target_set[()])
                     break
-            attrs = _h5_attrs(file)
+            attrs = h5_attrs(file)
     except InputError:
         raise
     except MemoryError:  # a legitimate file too big for this machine
         raise
     except Exception as error:  # h5py raises many types (OSError, KeyError, ...) on bad files
-        raise InputError(f"not a readable HDF5 file ({_first_line(error)})", path) from None
+        raise InputError(f"not a readable HDF5 file ({first_line(error)})", path) from None
     kspace, mask, inferred = validate_kspace(kspace, mask, path)
-    target = _validate_target(target, kspace, path)
+    target = validate_target(target, kspace, path)
     return KspaceData(kspace, mask, target, attrs, inferred)
 
 
-def _h5_dataset(file: object, key: str, path: Path) -> object | None:
+def h5_dataset(file: object, key: str, path: Path) -> object | None:
     """The dataset ``key`` if present; refuse groups and data stored outside the file."""
     import h5py
 
@@ -354,7 +355,7 @@ def _h5_dataset(file: object, key: str, path: Path) -> object | None:
     return item
 
 
-def _h5_attrs(file: object) -> dict:
+def h5_attrs(file: object) -> dict:
     """File attributes as plain values, skipping any that h5py cannot decode."""
     attrs = {}
     for key in list(file.attrs):  # type: ignore[attr-defined]
@@ -369,7 +370,7 @@ def _read_numpy(path: Path) -> KspaceData:
     if path.suffix.lower() == ".npy":
         check_npy(path)
     else:
-        _check_npz(path)
+        check_npz(path)
     try:
         if path.suffix.lower() == ".npy":
             kspace = np.load(path, allow_pickle=False)
@@ -386,16 +387,15 @@ def _read_numpy(path: Path) -> KspaceData:
     except MemoryError:  # a legitimate file too big for this machine
         raise
     except Exception as error:  # zipfile and numpy.lib.format raise many types
-        raise InputError(f"not a readable NumPy file ({_first_line(error)})", path) from None
+        raise InputError(f"not a readable NumPy file ({first_line(error)})", path) from None
     if mask is not None:
-        _check_size(mask.shape, path, MAX_MASK_ELEMENTS)
+        check_size(mask.shape, path, MAX_MASK_ELEMENTS)
     kspace, mask, inferred = validate_kspace(kspace, mask, path)
-    return KspaceData(kspace, mask, _validate_target(target, kspace, path), {}, inferred)
+    return KspaceData(kspace, mask, validate_target(target, kspace, path), {}, inferred)
 
 
-def _validate_target(
-    target: np.ndarray | None, kspace: np.ndarray, path: Path
-) -> np.ndarray | None:
+def validate_target(target: np.ndarray | None, kspace: np.ndarray, path: Path) -> np.ndarray | None:
+    """A stored target as float32 magnitudes ``(S, h, w)`` that fit the k-space slices, or None."""
     if target is None:
         return None
     target = np.asanyarray(target)
@@ -431,7 +431,8 @@ def _plain(value: object) -> object:
     return value
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when empty)."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
 

@@ -149,3 +149,27 @@ def evaluate(target: np.ndarray, recon: np.ndarray) -> dict[str, object]:
             "ssim": ssim_per_slice(target, recon).tolist(),
         },
     }
+
+
+def score_line(target: np.ndarray, recon: np.ndarray, path: object = None) -> str:
+    """``" | NMSE ...  PSNR ... dB  SSIM ..."``: the volume scores as ``csmri solve`` prints them.
+
+    Parameters
+    ----------
+    target, recon : ndarray
+        As :func:`evaluate`.
+    path : path-like, optional
+        File named when the two do not match.
+
+    Raises
+    ------
+    InputError
+        When :func:`evaluate` refuses the pair (the slice counts differ).
+    """
+    from csmri.errors import InputError
+
+    try:
+        scores = evaluate(target, recon)
+    except ValueError as error:
+        raise InputError(str(error), path) from None
+    return f" | NMSE {scores['nmse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}"

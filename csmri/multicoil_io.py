@@ -19,20 +19,29 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.cfl import BART_DIMS, COIL_DIM, SLICE_DIM, cfl_pair, read_cfl, read_cfl_header, write_cfl
+from csmri.cfl import (
+    BART_DIMS,
+    COIL_DIM,
+    bart_to_coil_stack,
+    cfl_pair,
+    coil_stack_to_bart,
+    read_cfl,
+    read_cfl_header,
+    write_cfl,
+)
 from csmri.errors import InputError
 from csmri.kspace_io import (
     MIN_SIDE,
     TARGET_KEYS,
-    _check_npz,
-    _check_size,
-    _first_line,
-    _h5_attrs,
-    _h5_dataset,
-    _validate_target,
     check_npy,
+    check_npz,
+    check_size,
+    first_line,
+    h5_attrs,
+    h5_dataset,
     read_npy_header,
     require_file,
+    validate_target,
 )
 
 MAP_KEYS = ("sens_maps", "maps")
@@ -256,39 +265,6 @@ def read_multicoil(path: str | Path, coil_axis: int | None = None) -> MulticoilD
     raise InputError(f"unknown multi-coil k-space format {suffix or '(no suffix)'}", path)
 
 
-def bart_to_coil_stack(array: np.ndarray, path: object = None) -> np.ndarray:
-    """BART order (coils in dim 3, slices in dim 2 or 13) -> ``(S, C, H, W)``.
-
-    Parameters
-    ----------
-    array : ndarray
-        BART-ordered data.
-    path : path-like, optional
-        File named in error messages.
-
-    Returns
-    -------
-    ndarray, shape (S, C, H, W)
-        Slices first, then coils.
-    """
-    dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
-    extra = [d for i, d in enumerate(dims) if i not in (0, 1, 2, COIL_DIM, SLICE_DIM) and d > 1]
-    if extra or (dims[2] > 1 and dims[SLICE_DIM] > 1):
-        raise InputError(f"BART dims {tuple(dims)} are not a multi-coil 2-D slice stack", path)
-    h, w, c, s = dims[0], dims[1], dims[COIL_DIM], dims[2] * dims[SLICE_DIM]
-    array = array.reshape(dims, order="F")
-    array = np.moveaxis(array, (2, SLICE_DIM), (-2, -1)).reshape(h, w, c, s, order="F")
-    return np.ascontiguousarray(np.transpose(array, (3, 2, 0, 1)))
-
-
-def coil_stack_to_bart(stack: np.ndarray) -> np.ndarray:
-    """``(S, C, H, W)`` -> BART order ``[H, W, 1, C, 1, ..., S]`` (slices in dim 13)."""
-    s, c, h, w = stack.shape
-    out = np.transpose(stack, (2, 3, 1, 0))  # H, W, C, S
-    dims = [h, w, 1, c] + [1] * (SLICE_DIM - 4) + [s]
-    return np.asfortranarray(out).reshape(dims, order="F")
-
-
 def _read_cfl(path: Path) -> MulticoilData:
     stack = bart_to_coil_stack(read_cfl(path), path)
     kspace, mask, _, inferred = validate_multicoil(stack, None, None, path)
@@ -336,7 +312,7 @@ def read_maps(path: str | Path, shape: tuple[int, int, int, int]) -> np.ndarray:
 def _read_array(path: Path, keys: tuple[str, ...]) -> np.ndarray | None:
     try:
         if path.suffix.lower() == ".npz":
-            _check_npz(path)
+            check_npz(path)
             with np.load(path, allow_pickle=False) as archive:
                 for key in keys:
                     if key in archive:
@@ -346,15 +322,15 @@ def _read_array(path: Path, keys: tuple[str, ...]) -> np.ndarray | None:
 
         with h5py.File(path, "r") as file:
             for key in keys:
-                item = _h5_dataset(file, key, path)
+                item = h5_dataset(file, key, path)
                 if item is not None:
-                    _check_size(item.shape, path)
+                    check_size(item.shape, path)
                     return item[()]
         return None
     except InputError:
         raise
     except Exception as error:
-        raise InputError(f"not readable ({_first_line(error)})", path) from None
+        raise InputError(f"not readable ({first_line(error)})", path) from None
 
 
 def _read_h5(path: Path) -> MulticoilData:
@@ -367,7 +343,7 @@ def _read_h5(path: Path) -> MulticoilData:
 
                 file.close()
                 return read_ismrmrd(path)
-            dataset = _h5_dataset(file, "kspace", path)
+            dataset = h5_dataset(file, "kspace", path)
             if dataset is None:
                 raise InputError("no 'kspace' dataset (not a fastMRI file)", path)
             if dataset.ndim != 4:
@@ -375,28 +351,28 @@ def _read_h5(path: Path) -> MulticoilData:
                     f"k-space of shape {dataset.shape} is not multi-coil (slices, coils, H, W)",
                     path,
                 )
-            _check_size(dataset.shape, path)
+            check_size(dataset.shape, path)
             if dataset.dtype.kind != "c":
                 raise InputError(f"k-space must be complex, got {dataset.dtype}", path)
             kspace = dataset[()]
             arrays = {}
             for key in ("mask", *MAP_KEYS, *TARGET_KEYS):
-                item = _h5_dataset(file, key, path)
+                item = h5_dataset(file, key, path)
                 if item is not None:
-                    _check_size(item.shape, path)
+                    check_size(item.shape, path)
                     arrays[key] = np.asarray(item[()])
             header = file["ismrmrd_header"][()] if "ismrmrd_header" in file else None
-            attrs = _h5_attrs(file)
+            attrs = h5_attrs(file)
     except InputError:
         raise
     except MemoryError:
         raise
     except Exception as error:
-        raise InputError(f"not a readable HDF5 file ({_first_line(error)})", path) from None
+        raise InputError(f"not a readable HDF5 file ({first_line(error)})", path) from None
     maps = next((arrays[k] for k in MAP_KEYS if k in arrays), None)
     kspace, mask, maps, inferred = validate_multicoil(kspace, arrays.get("mask"), maps, path)
     target = next((arrays[k] for k in TARGET_KEYS if k in arrays), None)
-    target = _validate_target(target, kspace[:, 0], path)
+    target = validate_target(target, kspace[:, 0], path)
     if header is not None:
         check_fastmri_header(header, kspace.shape, target, path)
     return MulticoilData(kspace, mask, target, maps, attrs, inferred)
@@ -465,12 +441,12 @@ def _read_numpy(path: Path, coil_axis: int | None) -> MulticoilData:
         check_npy(path)
         arrays = {"kspace": np.load(path, allow_pickle=False)}
     else:
-        _check_npz(path)
+        check_npz(path)
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
         except Exception as error:
-            raise InputError(f"not a readable .npz file ({_first_line(error)})", path) from None
+            raise InputError(f"not a readable .npz file ({first_line(error)})", path) from None
         if "kspace" not in arrays:
             raise InputError("no 'kspace' array in the .npz file", path)
     kspace = arrays["kspace"]
@@ -491,7 +467,7 @@ def _read_numpy(path: Path, coil_axis: int | None) -> MulticoilData:
     kspace = np.moveaxis(kspace, axis, -3)
     maps = next((arrays[k] for k in MAP_KEYS if k in arrays), None)
     kspace, mask, maps, inferred = validate_multicoil(kspace, arrays.get("mask"), maps, path)
-    target = _validate_target(arrays.get("target"), kspace[:, 0], path)
+    target = validate_target(arrays.get("target"), kspace[:, 0], path)
     return MulticoilData(kspace, mask, target, maps, {}, inferred)
 
 

@@ -178,8 +178,27 @@ def _check_arrays(kspace: Any, mask: np.ndarray, maps: Any) -> tuple[Any, np.nda
     return kspace, mask != 0, maps
 
 
-def _scales(kspace: np.ndarray, mask: np.ndarray, maps: Any, scale: float | None) -> np.ndarray:
-    """Per-slice data scales: BART's rule on ``|A^H y|`` (see :mod:`csmri.scaling`)."""
+def data_scales(
+    kspace: np.ndarray, mask: np.ndarray, maps: Any = None, scale: float | None = None
+) -> np.ndarray:
+    """Per-slice data scales: BART's rule on ``|A^H y|`` (see :mod:`csmri.scaling`).
+
+    Parameters
+    ----------
+    kspace : ndarray, shape (S, H, W) or, with ``maps``, (S, C, H, W)
+        Masked, centred k-space.
+    mask : ndarray
+        Sampling mask.
+    maps : array, optional
+        Coil maps: ``A`` is then the SENSE operator (``A^H y`` in complex128).
+    scale : float, optional
+        A fixed scale for every slice instead.
+
+    Returns
+    -------
+    ndarray of float64, shape (S,)
+        One scale per slice.
+    """
     if scale is not None:
         return np.full(kspace.shape[0], float(scale), dtype=np.float64)
     if maps is None:
@@ -216,7 +235,7 @@ def _solve_chunk(
         raise InputError(f"k-space must be numeric, got {host.dtype}")
     if not np.all(np.isfinite(host)):
         raise InputError("k-space contains NaN or infinite values")
-    scales = _scales(host, mask, maps, scale)
+    scales = data_scales(host, mask, maps, scale)
     shape = (-1,) + (1,) * (host.ndim - 1)
     y = (host.astype(np.complex128) / scales.reshape(shape)).astype(np.complex64)
     op = Cartesian(mask, y.shape[-2:]) if maps is None else Sense(to_device(maps, device), mask)

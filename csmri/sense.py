@@ -140,13 +140,13 @@ def sense_reconstruct(
 
 def _sum_of_terms(kspace, mask, maps, lam, max_iter, tol, wavelet, params) -> SenseResult:
     """ADMM over TV + wavelet on the SENSE operator (NumPy backend)."""
+    from csmri.reconstruct import data_scales
     from csmri.regularizers import make_regularizer
-    from csmri.scaling import robust_scale
     from csmri.solvers import admm, least_squares
 
     kspace = np.asarray(kspace, dtype=np.complex64)
     maps = np.broadcast_to(np.asarray(maps, dtype=np.complex64), kspace.shape)
-    scales = np.array([robust_scale(np.abs(a)) for a in sense_adjoint(kspace, maps)])
+    scales = data_scales(kspace, mask, maps)
     y = (kspace / scales[:, None, None, None]).astype(np.complex64)
     shape = y.shape[-2:]
     terms = [

@@ -65,6 +65,43 @@ def smooth_phase(
     return phase.astype(np.float32)
 
 
+def phased_stack(
+    images: np.ndarray,
+    acceleration: float,
+    center_fraction: float,
+    mask_type: str,
+    seed: int,
+    phase: bool,
+    mask: ColumnMask | None,
+) -> tuple[np.ndarray, ColumnMask, np.random.Generator, np.ndarray]:
+    """The first steps of every simulation: stack, mask, random source and phased images.
+
+    Parameters are those of :func:`simulate`.
+
+    Returns
+    -------
+    images : ndarray of float32, shape (S, H, W)
+        The magnitudes as a stack.
+    mask : ColumnMask
+        ``mask``, or one drawn from ``(mask_type, W, center_fraction, acceleration, seed)``.
+    rng : numpy.random.Generator
+        ``default_rng(seed)`` after the phase maps were drawn (the noise comes next).
+    complex_images : ndarray of complex64, shape (S, H, W)
+        The images times their smooth random phases (if ``phase``).
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 2:
+        images = images[np.newaxis]
+    if mask is None:
+        mask = make_mask(mask_type, images.shape[-1], center_fraction, acceleration, seed)
+    rng = np.random.default_rng(seed)
+    complex_images = images.astype(np.complex64)
+    if phase:
+        for i in range(images.shape[0]):
+            complex_images[i] *= np.exp(1j * smooth_phase(images.shape[-2:], rng))
+    return images, mask, rng, complex_images
+
+
 def simulate(
     images: np.ndarray,
     acceleration: float = 4,
@@ -102,16 +139,9 @@ def simulate(
     SimulatedKspace
         Masked k-space, mask, target and attributes; one mask for all slices.
     """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 2:
-        images = images[np.newaxis]
-    if mask is None:
-        mask = make_mask(mask_type, images.shape[-1], center_fraction, acceleration, seed)
-    rng = np.random.default_rng(seed)
-    complex_images = images.astype(np.complex64)
-    if phase:
-        for i in range(images.shape[0]):
-            complex_images[i] *= np.exp(1j * smooth_phase(images.shape[-2:], rng))
+    images, mask, rng, complex_images = phased_stack(
+        images, acceleration, center_fraction, mask_type, seed, phase, mask
+    )
     kspace = fft2c(complex_images)
     if noise > 0:
         sigma = noise * float(np.abs(images).max()) / np.sqrt(2)

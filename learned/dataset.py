@@ -380,6 +380,41 @@ def crop_or_pad(arrays: list[np.ndarray], size: int, rng: np.random.Generator) -
     return [a[top : top + size, left : left + size] for a in arrays]
 
 
+def draw_example(
+    images: list[np.ndarray],
+    index: int,
+    seeds: tuple[int, ...],
+    synth: Synthesizer | None = None,
+    synth_fraction: float = 0.0,
+) -> tuple[np.ndarray, np.random.Generator]:
+    """One augmented training image and the random stream that drew it.
+
+    Parameters
+    ----------
+    images : list of ndarray
+        Clean slices.
+    index : int
+        Slice taken when the example is not synthesised.
+    seeds : tuple of int
+        Seed of the example's stream, ``(seed, epoch, step, position in the global batch)``
+        (so a data-parallel shard draws the examples the whole batch would).
+    synth : Synthesizer, optional
+        Domain randomisation.
+    synth_fraction : float
+        Probability that the example is synthesised instead of taken from ``images``.
+
+    Returns
+    -------
+    image : ndarray
+        The augmented slice.
+    rng : numpy.random.Generator
+        The example's stream, for its simulation.
+    """
+    rng = np.random.default_rng(list(seeds))
+    use_synth = synth is not None and rng.random() < synth_fraction
+    return augment(synth.draw(rng) if use_synth else images[index], rng), rng
+
+
 def training_batch(
     images: list[np.ndarray],
     indices: np.ndarray,
@@ -427,9 +462,9 @@ def training_batch(
     """
     inputs, targets = [], []
     for i, index in enumerate(indices):
-        rng = np.random.default_rng([seed, epoch, step, first + i])
-        use_synth = synth is not None and rng.random() < synth_fraction
-        image = augment(synth.draw(rng) if use_synth else images[index], rng)
+        image, rng = draw_example(
+            images, index, (seed, epoch, step, first + i), synth, synth_fraction
+        )
         which = int(rng.integers(len(sim.accelerations)))
         noise = float(rng.uniform(0, 2 * sim.noise))
         zero_filled, _, _ = simulate_one(

@@ -221,6 +221,42 @@ class UNet(nn.Module):
         return self.out(x)
 
 
+def padded_apply(
+    net: nn.Module, x: torch.Tensor, depth: int, reflect: bool = False
+) -> torch.Tensor:
+    """Apply a U-Net of ``depth`` pooling levels to ``x`` of any size.
+
+    ``x`` is padded evenly on both sides to a multiple of ``2**depth`` and the output
+    cropped back to ``x``'s size.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network.
+    x : Tensor, shape (B, C, H, W)
+        Input.
+    depth : int
+        Pooling levels of ``net``.
+    reflect : bool
+        Pad by reflection where the image is larger than the padding (zeros otherwise).
+
+    Returns
+    -------
+    Tensor, shape (B, C_out, H, W)
+        Output.
+    """
+    h, w = x.shape[-2:]
+    multiple = 2**depth
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(
+            x,
+            (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2),
+            mode="reflect" if reflect and min(h, w) > max(ph, pw) else "constant",
+        )
+    return net(x)[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+
+
 class NormUnet(nn.Module):
     """Zero-filled complex image ``(B, 2, H, W)`` -> magnitude ``(B, H, W)`` in input units.
 
@@ -270,16 +306,7 @@ class NormUnet(nn.Module):
         magnitude, mean, std = self.normalise(image)
         base = ((magnitude - mean) / std).clamp(-6, 6)
         x = base if self.config.input == "magnitude" else (image / std).clamp(-6, 6)
-        h, w = x.shape[-2:]
-        multiple = 2**self.config.depth
-        ph, pw = (-h) % multiple, (-w) % multiple
-        if ph or pw:
-            x = F.pad(
-                x,
-                (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2),
-                mode="reflect" if min(h, w) > max(ph, pw) else "constant",
-            )
-        out = self.unet(x)[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+        out = padded_apply(self.unet, x, self.config.depth, reflect=True)
         return ((out + base) * std + mean)[:, 0]
 
 

@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from learned.unet import NORMS, UNet
+from learned.unet import NORMS, UNet, padded_apply
 
 
 @dataclass
@@ -119,14 +118,7 @@ class ComplexUnet(nn.Module):
         parts = torch.stack([x.real, x.imag], dim=1)
         mean = parts.mean(dim=(2, 3), keepdim=True)
         std = parts.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-        z = (parts - mean) / std
-        h, w = z.shape[-2:]
-        multiple = 2**self.depth
-        ph, pw = (-h) % multiple, (-w) % multiple
-        if ph or pw:
-            z = F.pad(z, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
-        z = self.unet(z)[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
-        z = z * std
+        z = padded_apply(self.unet, (parts - mean) / std, self.depth) * std
         return torch.complex(z[:, 0].contiguous(), z[:, 1].contiguous())
 
 

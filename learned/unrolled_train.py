@@ -13,7 +13,13 @@ import torch
 
 from csmri.masks import make_mask
 from csmri.metrics import psnr, ssim
-from learned.dataset import SimulationConfig, ValidationItem, augment, crop_or_pad, simulate_one
+from learned.dataset import (
+    SimulationConfig,
+    ValidationItem,
+    crop_or_pad,
+    draw_example,
+    simulate_one,
+)
 from learned.synth import Synthesizer
 from learned.unrolled import UnrolledNet
 
@@ -88,9 +94,9 @@ def kspace_batch(
     mask = make_mask("random", patch, sim.center_fractions[which], sim.accelerations[which],
                      mask_seed).mask
     for i, index in enumerate(indices):
-        rng = np.random.default_rng([seed, epoch, step, first + i])
-        use_synth = synth is not None and rng.random() < synth_fraction
-        image = augment(synth.draw(rng) if use_synth else images[index], rng)
+        image, rng = draw_example(
+            images, index, (seed, epoch, step, first + i), synth, synth_fraction
+        )
         (window,) = crop_or_pad([image], patch, rng)
         noise = float(rng.uniform(0, 2 * sim.noise))
         _, k, _ = simulate_one(np.ascontiguousarray(window), rng, sim.accelerations[which],
