@@ -315,7 +315,7 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU.
+    """``auto`` -> CUDA when available, else CPU (the rule of :func:`csmri.device.resolve_device`).
 
     Parameters
     ----------
@@ -327,11 +327,9 @@ def resolve_device(name: str) -> torch.device:
     torch.device
         Device.
     """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda requested, but no CUDA device is available")
-    return torch.device(name)
+    from csmri.device import resolve_device as resolve_solver_device
+
+    return torch.device(resolve_solver_device(name) or "cpu")
 
 
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
