@@ -11,8 +11,9 @@ import click
 
 from cli.batch import scheduler_options
 from cli.options import NON_NEGATIVE, FiniteFloat, adapt_option
+from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
-from csmri.methods import REGULARIZERS, SOLVERS
+from csmri.methods import SOLVERS
 from csmri.multicoil_io import is_multicoil
 from learned.comparison.spec import DEFAULT_METHODS
 

@@ -14,11 +14,10 @@ from cli.options import NON_NEGATIVE, adapt_option, overwrite_option
 from cli.solve_multicoil import maps_option_check, solve_multicoil
 from csmri.atomic import atomic_path, check_output_path
 from csmri.data import parse_slices, select_slices
-from csmri.defaults import DEFAULT_WAVELET
+from csmri.defaults import DEFAULT_WAVELET, REGULARIZERS
 from csmri.errors import UsageError
 from csmri.kspace_io import read_kspace, write_reconstruction
 from csmri.methods import (
-    REGULARIZERS,
     SOLVERS,
     CompressedSensing,
     ReconMethod,
@@ -61,9 +60,9 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option(
     "--reg",
     default="tv",
-    type=click.Choice((*REGULARIZERS, "tv+wavelet")),
+    type=click.Choice(REGULARIZERS),
     show_default=True,
-    help="tv+wavelet: multi-coil only (ADMM).",
+    help="tv+wavelet: both terms weighted by --lam (ADMM).",
 )
 @click.option(
     "--lam",
@@ -211,8 +210,8 @@ def solve(
             )
         )
         return
-    if method == "sense-adjoint" or reg == "tv+wavelet":
-        raise UsageError(f"{input_path}: single-coil data; sense-adjoint and tv+wavelet need coils")
+    if method == "sense-adjoint":
+        raise UsageError(f"{input_path}: single-coil data; sense-adjoint needs coils")
     data = read_kspace(input_path)
     kspace = select_slices(data.kspace, selection, input_path)
     lam_note = ""

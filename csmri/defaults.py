@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-DEFAULT_LAMBDA: dict[str, float] = {"tv": 0.003, "tv-aniso": 0.003, "wavelet": 0.003}
-"""Default lambda per regulariser (normalised units), from the benchmark's best lambdas."""
+SINGLE_REGULARIZERS: tuple[str, ...] = ("tv", "tv-aniso", "wavelet")
+"""Regularisers with one term (``tv`` is isotropic TV)."""
+
+REGULARIZER_SUMS: dict[str, tuple[str, ...]] = {"tv+wavelet": ("tv", "wavelet")}
+"""Sums of terms, each weighted by the same lambda (TV + wavelet: the prior of Lustig et al.
+2007); ADMM only."""
+
+REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS)
+"""Every regulariser name that :func:`csmri.reconstruct` takes."""
+
+DEFAULT_LAMBDA: dict[str, float] = {
+    "tv": 0.003,
+    "tv-aniso": 0.003,
+    "wavelet": 0.003,
+    "tv+wavelet": 0.0015,
+}
+"""Default lambda per regulariser (normalised units), from the benchmark's best lambdas (the sum:
+half of each term's, as both terms carry it)."""
 
 DEFAULT_WAVELET = "haar"
 """Orthogonal wavelet of the l1-wavelet prior, chosen by measurement (benchmarks/lambda_curves.py,
 on MNI152 slices and Shepp-Logan, never the embedded sample): with cycle spinning, haar scored
 2.1-2.6 dB above db2 and 3.1-3.5 dB above db4 at 4x."""
 
-DEFAULT_SOLVER: dict[str, str] = {"tv": "admm", "tv-aniso": "admm", "wavelet": "fista"}
+DEFAULT_SOLVER: dict[str, str] = {
+    "tv": "admm",
+    "tv-aniso": "admm",
+    "wavelet": "fista",
+    "tv+wavelet": "admm",
+}
 """As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
 cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT
 pairs against about 4 for FISTA-TV (5 inner FGP steps), at equal quality."""

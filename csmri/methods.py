@@ -18,7 +18,6 @@ import numpy as np
 from csmri.baseline import zero_filled
 from csmri.defaults import DEFAULT_WAVELET
 
-REGULARIZERS = ("tv", "tv-aniso", "wavelet")
 SOLVERS = ("fista", "ista", "admm")
 
 
@@ -116,8 +115,8 @@ class CompressedSensing:
 
     Parameters
     ----------
-    reg : {"tv", "tv-aniso", "wavelet"}
-        Regulariser.
+    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet"}
+        Regulariser (``tv+wavelet``: ADMM only).
     solver : {"fista", "ista", "admm"}, optional
         Algorithm; the regulariser's default (ADMM for TV, FISTA for wavelets) when omitted.
     lam : float, optional

@@ -28,11 +28,13 @@ from csmri.defaults import (
     DEFAULT_SOLVER,
     DEFAULT_TV_ITER,
     DEFAULT_WAVELET,
+    REGULARIZER_SUMS,
+    REGULARIZERS,
 )
 from csmri.device import resolve_device, to_device
 from csmri.errors import InputError, UsageError
 from csmri.linop import Cartesian, Sense
-from csmri.regularizers import REGULARIZERS, check_wavelet, make_regularizer
+from csmri.regularizers import check_wavelet, make_terms
 from csmri.scaling import estimate_scales, robust_scale
 from csmri.solvers import SOLVERS, History, admm, least_squares, proximal_gradient
 
@@ -59,7 +61,7 @@ def resolve_defaults(
         Regulariser name.
     lam, solver, cycle_spin : optional
         The caller's choices; None takes :data:`DEFAULT_LAMBDA`, :data:`DEFAULT_SOLVER`
-        and cycle spinning for the proximal-gradient solvers (not ADMM).
+        and cycle spinning (every solver).
 
     Returns
     -------
@@ -68,7 +70,7 @@ def resolve_defaults(
     """
     lam = DEFAULT_LAMBDA.get(reg, 0.0) if lam is None else lam  # unknown names fail later
     solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
-    cycle_spin = solver != "admm" if cycle_spin is None else bool(cycle_spin)
+    cycle_spin = True if cycle_spin is None else bool(cycle_spin)
     return lam, solver, cycle_spin
 
 
@@ -122,6 +124,8 @@ def _check_options(
         raise UsageError(f"unknown regulariser {reg!r}; choose one of {', '.join(REGULARIZERS)}")
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    if reg in REGULARIZER_SUMS and solver != "admm":
+        raise UsageError(f"{reg} is a sum of terms with no single prox: use solver 'admm'")
     if (
         isinstance(lam, bool)
         or not isinstance(lam, numbers.Real)
@@ -133,14 +137,12 @@ def _check_options(
         raise UsageError(f"max_iter must be a positive integer, got {max_iter!r}")
     if not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0:
         raise UsageError(f"tol must be a finite number >= 0, got {tol!r}")
-    if reg == "wavelet":
+    if "wavelet" in REGULARIZER_SUMS.get(reg, (reg,)):
         check_wavelet(wavelet)
         if levels is not None and (
             isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1
         ):
             raise UsageError(f"levels must be a positive integer or None, got {levels!r}")
-        if cycle_spin and solver == "admm":
-            raise UsageError("cycle spinning needs solver 'fista' or 'ista', not 'admm'")
     if chunk is not None and (
         isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1
     ):
@@ -240,9 +242,10 @@ def _solve_chunk(
     y = (host.astype(np.complex128) / scales.reshape(shape)).astype(np.complex64)
     op = Cartesian(mask, y.shape[-2:]) if maps is None else Sense(to_device(maps, device), mask)
     data = least_squares(op, to_device(y, device))
-    regularizer = make_regularizer(
+    terms = make_terms(
         reg,
         y.shape[-2:],
+        lam,
         wavelet=wavelet,
         levels=levels,
         cycle_spin=cycle_spin,
@@ -257,10 +260,11 @@ def _solve_chunk(
 
     kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
     if solver == "admm":
-        images, histories = admm(data, regularizer, float(lam), rho=rho, **kwargs)
+        images, histories = admm(data, terms, rho=rho, **kwargs)
     else:
+        ((regularizer, weight),) = terms
         images, histories = proximal_gradient(
-            data, regularizer, float(lam), accelerate=solver == "fista", **kwargs
+            data, regularizer, weight, accelerate=solver == "fista", **kwargs
         )
     if is_torch(images):
         images = images.detach().cpu().numpy()
@@ -385,7 +389,7 @@ def reconstruct(
         ``(C, H, W)`` with coil maps.
     mask : ndarray, shape (W,) or (H, W)
         Sampling mask, nonzero where sampled.
-    reg : {"tv", "tv-aniso", "wavelet"}
+    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet"}
         Isotropic TV (BART's), anisotropic TV (SigPy's) or l1 of wavelet details.
     lam : float, optional
         Regularisation weight in normalised units (>= 0; 0 is least squares);
@@ -401,10 +405,10 @@ def reconstruct(
     levels : int, optional
         Wavelet levels (automatic when omitted).
     cycle_spin : bool, optional
-        Random wavelet shifts per iteration, as BART (FISTA/ISTA only).  None
-        (default) turns it on for FISTA/ISTA and off for ADMM; it costs nothing
-        and gained 1.8 dB on the 4x benchmark, but the objective then changes
-        with the shift, so turn it off to compare objective values.
+        Random wavelet shifts per iteration, as BART (default on, every solver;
+        ADMM takes the shifted prox as its wavelet ``z``-update).  It costs
+        nothing and gained 1.8 dB (FISTA) on the 4x benchmark, but the objective
+        then changes with the shift, so turn it off to compare objective values.
     seed : int
         Seeds the cycle-spinning shifts (per slice: ``[seed, slice index]``).
     callback : callable, optional

@@ -2,12 +2,11 @@
 
 The solve runs on the operator layer: :func:`csmri.reconstruct.reconstruct` with
 ``maps`` (the :class:`csmri.linop.Sense` operator; FISTA with the exact step, or
-ADMM with warm-started CG for the normal equations) for one regulariser, and
-:func:`csmri.solvers.admm` over a sum of terms for TV + wavelet (the prior of
-Lustig et al. 2007, "Sparse MRI").  k-space is divided by the per-slice data
-scale (BART's rule on ``|A^H y|``) and the images multiplied back, so ``lam``
-is in the same normalised units as for single-coil data.  The baselines live
-here too: zero-filled RSS and the SENSE adjoint.
+ADMM with warm-started CG for the normal equations), also for the sum of terms
+TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM).  k-space is
+divided by the per-slice data scale (BART's rule on ``|A^H y|``) and the images
+multiplied back, so ``lam`` is in the same normalised units as for single-coil data.
+The baselines live here too: zero-filled RSS and the SENSE adjoint.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import numpy as np
 from csmri.defaults import DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.fft import ifft2c
-from csmri.linop import CoilMaps, Sense
+from csmri.linop import CoilMaps
 from csmri.solvers.history import History
 
 SENSE_REGULARIZERS = ("tv", "wavelet", "tv+wavelet")
@@ -118,41 +117,19 @@ def sense_reconstruct(
     if solver not in SENSE_SOLVERS:
         raise UsageError(f"unknown SENSE solver {solver!r}; choose {', '.join(SENSE_SOLVERS)}")
     params = {"reg": reg, "lam": lam, "solver": solver, "max_iter": max_iter, "wavelet": wavelet}
-    if "+" not in reg:
-        result = reconstruct(
-            kspace,
-            mask,
-            reg=reg,
-            lam=lam,
-            solver=solver,
-            max_iter=max_iter,
-            tol=tol,
-            wavelet=wavelet,
-            seed=seed,
-            maps=maps,
-            device=device,
-        )
-        return SenseResult(np.asarray(result.images), result.history, result.scale, params)
-    if solver != "admm":
+    if "+" in reg and solver != "admm":
         raise UsageError(f"{reg} has no single prox: use --solver admm")
-    return _sum_of_terms(kspace, mask, maps, lam, max_iter, tol, wavelet, params)
-
-
-def _sum_of_terms(kspace, mask, maps, lam, max_iter, tol, wavelet, params) -> SenseResult:
-    """ADMM over TV + wavelet on the SENSE operator (NumPy backend)."""
-    from csmri.reconstruct import data_scales
-    from csmri.regularizers import make_regularizer
-    from csmri.solvers import admm, least_squares
-
-    kspace = np.asarray(kspace, dtype=np.complex64)
-    maps = np.broadcast_to(np.asarray(maps, dtype=np.complex64), kspace.shape)
-    scales = data_scales(kspace, mask, maps)
-    y = (kspace / scales[:, None, None, None]).astype(np.complex64)
-    shape = y.shape[-2:]
-    terms = [
-        (make_regularizer("tv", shape), lam),
-        (make_regularizer("wavelet", shape, wavelet=wavelet), lam),
-    ]
-    images, histories = admm(least_squares(Sense(maps, mask), y), terms, max_iter=max_iter, tol=tol)
-    out = (np.asarray(images, dtype=np.complex128) * scales[:, None, None]).astype(np.complex64)
-    return SenseResult(out, histories, scales, params)
+    result = reconstruct(
+        kspace,
+        mask,
+        reg=reg,
+        lam=lam,
+        solver=solver,
+        max_iter=max_iter,
+        tol=tol,
+        wavelet=wavelet,
+        seed=seed,
+        maps=maps,
+        device=device,
+    )
+    return SenseResult(np.asarray(result.images), result.history, result.scale, params)

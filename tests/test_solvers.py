@@ -144,7 +144,6 @@ def test_invalid_options_raise_usage_errors() -> None:
         {"reg": "wavelet", "wavelet": "nope"},
         {"tol": -1.0},
         {"chunk": 0},
-        {"reg": "wavelet", "solver": "admm", "cycle_spin": True},
     ]
     for options in bad:
         with pytest.raises(UsageError):

@@ -25,7 +25,12 @@ from typing import Any
 import numpy as np
 
 from csmri.arrays import is_torch
-from csmri.defaults import DEFAULT_TV_ITER, DEFAULT_WAVELET
+from csmri.defaults import (
+    DEFAULT_TV_ITER,
+    DEFAULT_WAVELET,
+    REGULARIZER_SUMS,
+    SINGLE_REGULARIZERS,
+)
 from csmri.errors import UsageError
 from csmri.regularizers import tv as _tv
 from csmri.regularizers.wavelet import WAVELETS, WaveletTransform, check_wavelet
@@ -67,8 +72,9 @@ def roll2(x: Any, shift: tuple[int, int]) -> Any:
     return torch.roll(x, shifts=shift, dims=(-2, -1))
 
 
-REGULARIZERS: tuple[str, ...] = ("tv", "tv-aniso", "wavelet")
-"""Names accepted by :func:`make_regularizer` (``tv`` is isotropic TV)."""
+REGULARIZERS: tuple[str, ...] = SINGLE_REGULARIZERS
+"""Names accepted by :func:`make_regularizer` (``tv`` is isotropic TV); :func:`make_terms`
+also takes the sums of :data:`csmri.defaults.REGULARIZER_SUMS`."""
 
 
 class Regularizer:
@@ -253,8 +259,11 @@ class WaveletL1(Regularizer):
             raise ValueError(f"{len(self._rngs)} slice seeds for {count} slices")
         return [tuple(int(s) for s in rng.integers(0, block, size=2)) for rng in self._rngs]
 
-    def prox(self, v: Array, mu: float) -> tuple[Array, Array]:
-        """Soft-thresholding in the (optionally randomly shifted) wavelet domain."""
+    def prox(self, v: Array, mu: float | np.ndarray) -> tuple[Array, Array]:
+        """Soft-thresholding in the (optionally randomly shifted) wavelet domain.
+
+        ``mu`` is one threshold or one per slice.
+        """
         shifts = self._shifts(v.shape[0]) if self.cycle_spin else None
         if not is_torch(v):
             # The roll is folded into the transform's real/imaginary split (no np.roll copies).
@@ -263,7 +272,7 @@ class WaveletL1(Regularizer):
         if shifts is not None:
             v = torch_stack([roll2(v[s], shift) for s, shift in enumerate(shifts)])
         c, l1 = ops.soft_threshold_details(
-            self.analysis(v), max(float(mu), 0.0), self.transform.approx_shape
+            self.analysis(v), np.maximum(mu, 0.0), self.transform.approx_shape
         )
         x = self.synthesis(c)
         if shifts is not None:
@@ -336,6 +345,34 @@ def make_regularizer(
     raise UsageError(f"unknown regulariser {reg!r}; choose one of {', '.join(REGULARIZERS)}")
 
 
+def make_terms(
+    reg: str,
+    shape: tuple[int, int],
+    lam: float,
+    **options: Any,
+) -> list[tuple[Regularizer, float]]:
+    """The weighted terms of a regulariser name: one for ``tv``, two for ``tv+wavelet``.
+
+    Parameters
+    ----------
+    reg : str
+        A name of :data:`REGULARIZERS` or of :data:`csmri.defaults.REGULARIZER_SUMS`.
+    shape : tuple of int
+        Image size ``(H, W)``.
+    lam : float
+        Weight of every term.
+    **options
+        Passed to :func:`make_regularizer` (wavelet options reach only wavelet terms).
+
+    Returns
+    -------
+    list of (Regularizer, float)
+        Fresh regularisers with their weights.
+    """
+    names = REGULARIZER_SUMS.get(reg, (reg,))
+    return [(make_regularizer(name, shape, **options), float(lam)) for name in names]
+
+
 __all__ = [
     "REGULARIZERS",
     "WAVELETS",
@@ -345,4 +382,5 @@ __all__ = [
     "WaveletTransform",
     "check_wavelet",
     "make_regularizer",
+    "make_terms",
 ]

@@ -167,7 +167,10 @@ class WaveletTransform:
         return c
 
     def prox_shifted(
-        self, v: np.ndarray, threshold: float, shifts: list[tuple[int, int]] | None = None
+        self,
+        v: np.ndarray,
+        threshold: float | np.ndarray,
+        shifts: list[tuple[int, int]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Prox of ``threshold * ||detail(W S_s x)||_1`` with a circular shift per image.
 
@@ -180,8 +183,8 @@ class WaveletTransform:
         ----------
         v : ndarray of complex64 or complex128, shape (S, Hp, Wp)
             Padded input (the precision is kept).
-        threshold : float
-            Non-negative threshold.
+        threshold : float or ndarray
+            Non-negative threshold, one or one per image.
         shifts : list of (int, int), optional
             Circular shift of each image.
 
@@ -202,7 +205,7 @@ class WaveletTransform:
             for s, shift in enumerate(shifts):
                 _roll_copy(v[s], shift, work[s])
         dwt.analysis_inplace(work, lo, hi, self.levels)
-        thresholds = per_image_thresholds(max(float(threshold), 0.0), len(work), real)
+        thresholds = per_image_thresholds(np.maximum(threshold, 0.0), len(work), real)
         l1 = dwt.soft_threshold_details(work, thresholds, *self.approx_shape)
         dwt.synthesis_inplace(work, lo, hi, self.levels)
         if shifts is None:

@@ -13,6 +13,9 @@ orthogonal wavelet on the padded domain), the scaled-form iteration is
   The wavelet's pad has no data term: it takes ``W^H (z - u)`` directly.
 * ``z_i = shrink(K_i x + u_i, lam_i / rho)``; ``u_i += K_i x - z_i``.
 
+A cycle-spun wavelet term splits as ``z = x`` in the padded domain and takes the
+shifted wavelet prox as its ``z``-update (:class:`csmri.solvers.splitting.SpunWaveletSplit`).
+
 A sum of terms (TV + wavelet, the prior of Lustig et al. 2007) needs nothing
 more: every term adds its ``K_i^H K_i`` to ``G``.
 
@@ -42,7 +45,7 @@ from csmri.solvers.data import CartesianFast, LeastSquares
 from csmri.solvers.history import History, relative_change_from_norms
 from csmri.solvers.norms import squared_norms, to_numpy
 from csmri.solvers.runner import Callback, run
-from csmri.solvers.splitting import Split
+from csmri.solvers.splitting import Split, SpunWaveletSplit
 
 BALANCE_EVERY = 5
 BALANCE_MU = 10.0
@@ -74,7 +77,10 @@ def make_splits(terms: Terms) -> tuple[list[Split], Regularizer]:
         embedded = wavelets and not isinstance(reg, WaveletL1)
         crop = owner.to_image if embedded else None
         pad = owner.to_variable if embedded else None
-        splits.append(Split(reg, lam, crop, pad))
+        if isinstance(reg, WaveletL1) and reg.cycle_spin:
+            splits.append(SpunWaveletSplit(reg, lam))
+        else:
+            splits.append(Split(reg, lam, crop, pad))
     return splits, owner
 
 

@@ -10,6 +10,12 @@ On NumPy ``complex64`` stacks an isotropic or anisotropic TV term takes the fuse
 Numba kernels of :mod:`csmri.regularizers.tv_kernels` (``D x`` is never stored);
 everything else uses the regulariser's ``analysis``, ``shrink``, ``norm`` and
 ``synthesis``, on NumPy arrays or torch tensors.
+
+A cycle-spun wavelet term is a :class:`SpunWaveletSplit`: its split variable stays in
+the padded image domain (``K = I``), and its update is the wavelet prox under a fresh
+random shift, so ADMM gets the translation invariance that FISTA gets from cycle
+spinning.  Because the orthogonal wavelet has ``W^H W = I``, the ``x``-update is the
+same as with ``K = W``; only the ``z``-update sees the shift.
 """
 
 from __future__ import annotations
@@ -130,6 +136,47 @@ class Split:
 
     def norms(self, w: Any) -> np.ndarray:
         """``||w||_2`` per slice of an analysis-domain array."""
+        return np.sqrt(squared_norms(w, self.axis))
+
+
+class SpunWaveletSplit(Split):
+    """A cycle-spun wavelet term ``lam ||detail(W S_t x)||_1``, split as ``z = x``.
+
+    ``z = prox_{threshold R_{S_t}}(x + u)`` with a fresh random shift ``S_t`` per
+    iteration (the regulariser's own seeded streams).  The recorded ``R`` is the unshifted
+    ``R(x)`` (one more transform), so the history tracks one fixed objective; with a shift
+    that changes every iteration it is only approximately monotone.
+
+    Parameters
+    ----------
+    reg : WaveletL1
+        A wavelet regulariser with ``cycle_spin=True``.
+    lam : float
+        Its weight.
+    """
+
+    @property
+    def orthogonal(self) -> bool:
+        """``K = I``."""
+        return True
+
+    def analysis(self, x: Any) -> Any:
+        """``K x = x`` (the padded variable)."""
+        return x
+
+    def synthesis(self, w: Any) -> Any:
+        """``K^H w = w``."""
+        return w
+
+    def update(self, x: Any, z: Any, u: Any, threshold: np.ndarray) -> tuple[Any, Any, Any, Any]:
+        """``z' = prox(x + u)`` under a fresh shift, ``u' = u + x - z'``; ``R`` and primal^2."""
+        shifted = x + u
+        z_new, _ = self.reg.prox(shifted, threshold)
+        u_new = shifted - z_new
+        return z_new, u_new, self.reg.value(x), squared_norms(x - z_new, self.axis)
+
+    def norms(self, w: Any) -> np.ndarray:
+        """``||w||_2`` per slice of a padded image stack."""
         return np.sqrt(squared_norms(w, self.axis))
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
-from csmri.methods import REGULARIZERS, SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
+from csmri.methods import SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 
 DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,wavelet-fista,wavelet-admm,unet,unrolled"
 
