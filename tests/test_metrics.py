@@ -47,3 +47,14 @@ def test_center_crop_follows_fastmri_offsets():
     np.testing.assert_array_equal(center_crop(image, (3, 2)), image[2:5, 2:4])
     with pytest.raises(ValueError):
         center_crop(image, (8, 2))
+
+
+def test_psnr_equals_scikit_image_which_fastmri_calls(pair):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    target, recon = pair
+    expected = peak_signal_noise_ratio(target, recon, data_range=target.max())
+    assert psnr(target, recon) == pytest.approx(expected, rel=1e-12)
+    assert psnr(target, target) == np.inf
+    with pytest.raises(ValueError, match="shape"):
+        psnr(target, recon[:, :-1])
