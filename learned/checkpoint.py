@@ -30,6 +30,8 @@ KINDS = {
                  "--method unrolled"),
 }
 """Model kind -> (header format, config class, module class, name, CLI option)."""
+ADDED_FIELDS = {"unrolled": {"phase_ref": False}}
+"""Config fields added after a kind's first files, with the value those older files mean."""
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save archives (pickles inside a zip)
 
 
@@ -233,7 +235,7 @@ def load_model(
         raise InputError(f"is not a csmri {name} file (no {expected_format} config in its "
                          "header)", path)
     try:
-        config = config_class(**header["config"]).validate()
+        config = config_class(**{**ADDED_FIELDS.get(kind, {}), **header["config"]}).validate()
     except (TypeError, ValueError) as error:
         raise InputError(f"has an invalid {name} config ({_one_line(error)})", path) from None
     metadata = header.get("metadata", {})

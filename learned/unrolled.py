@@ -13,6 +13,14 @@ E2E-VarNet, the regulariser and the data term act on the same iterate.  Unlike
 E2E-VarNet, the state is the SENSE-combined image rather than per-coil k-space, and the
 coil maps are given (e.g. ESPIRiT) instead of estimated by a network.  The output is
 ``|x_K|``; ``x_0 = A^H y``.
+
+Phase reference (``phase_ref``, on by default): MR images carry a smooth phase that
+changes from scan to scan, and a small network spends its capacity learning to be
+equivariant to it.  Each cascade therefore sees ``x e^{-i phi}`` and its update is turned
+back by ``e^{i phi}``, with ``phi`` the phase of a Gaussian low-pass of ``x_0`` (the
+always-sampled centre of k-space; computed once per slice, no gradient).  The network then
+works on nearly real images, as the magnitude U-Net does, while data consistency keeps
+acting on the complex image.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ class UnrolledConfig:
         Normalisation layer (see :func:`learned.unet.make_norm`).
     eta : float
         Initial data-consistency weight of every cascade.
+    phase_ref : bool
+        Turn each cascade's input by the low-resolution phase of ``x_0`` (module docstring).
     """
 
     cascades: int = 5
@@ -50,6 +60,7 @@ class UnrolledConfig:
     depth: int = 3
     norm: str = "group"
     eta: float = 1.0
+    phase_ref: bool = True
 
     def validate(self) -> UnrolledConfig:
         """Check the values; return ``self``.
@@ -80,6 +91,41 @@ class UnrolledConfig:
             The fields.
         """
         return asdict(self)
+
+
+PHASE_LOWPASS = 0.02
+"""Standard deviation of the phase reference's Gaussian k-space window, as a fraction of
+each image side (about 6 lines of 320: inside the fully sampled centre of common masks)."""
+
+
+def phase_reference(image: torch.Tensor, width: float = PHASE_LOWPASS) -> torch.Tensor:
+    """Unit-modulus phase of a Gaussian low-pass of each image (no gradient).
+
+    Parameters
+    ----------
+    image : complex Tensor, shape (B, H, W)
+        Images (``A^H y``).
+    width : float
+        Window standard deviation as a fraction of the image side.
+
+    Returns
+    -------
+    complex Tensor, shape (B, H, W)
+        ``e^{i phi}``; 1 where the low-pass vanishes.
+    """
+    from csmri.fft import fft2c, ifft2c
+
+    with torch.no_grad():
+        h, w = image.shape[-2:]
+        real = image.real.dtype
+        fy = (torch.arange(h, device=image.device, dtype=real) - h // 2) / max(width * h, 1e-6)
+        fx = (torch.arange(w, device=image.device, dtype=real) - w // 2) / max(width * w, 1e-6)
+        window = torch.exp(-0.5 * (fy[:, None] ** 2 + fx[None, :] ** 2))
+        low = ifft2c(fft2c(image) * window)
+        modulus = low.abs()
+        tiny = modulus.flatten(-2).amax(-1)[..., None, None] * 1e-6
+        unit = torch.where(modulus > tiny, low / modulus.clamp_min(1e-30), torch.ones_like(low))
+    return unit
 
 
 class ComplexUnet(nn.Module):
@@ -172,8 +218,10 @@ class UnrolledNet(nn.Module):
             Image in the units of ``A^H y``.
         """
         x = op.adjoint(kspace)
+        turn = phase_reference(x) if self.config.phase_ref else None
         for t, net in enumerate(self.nets):
-            x = self.data_consistency(x, kspace, op, t) - net(x)
+            update = net(x) if turn is None else net(x * turn.conj()) * turn
+            x = self.data_consistency(x, kspace, op, t) - update
         return x
 
     def data_consistency(self, x: torch.Tensor, kspace: torch.Tensor, op: Any,

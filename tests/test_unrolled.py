@@ -185,3 +185,34 @@ def test_cli_train_solve_and_refusals_end_to_end(tmp_path) -> None:
                                    "--model", str(model)])
     assert result.exit_code != 0 and "use it with --method unrolled" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not wrong.exists()
+
+
+def test_phase_reference_makes_the_network_blind_to_a_global_phase() -> None:
+    """With the phase reference, a constant phase on the data turns the output image by
+    that phase and leaves the magnitude unchanged (without it, it does not)."""
+    op = Cartesian(_mask())
+    image = _complex(2, 18, 20, seed=3)
+    kspace = op.forward(image)
+    turn = torch.polar(torch.tensor(1.0), torch.tensor(1.1)).to(torch.complex64)
+    model = tiny(cascades=2)
+    with torch.no_grad():
+        for p in model.parameters():  # the untrained net's updates are near zero: enlarge
+            p.mul_(3.0)
+        base, turned = model.image(kspace, op), model.image(kspace * turn, op)
+        np.testing.assert_allclose(turned.numpy(), (base * turn).numpy(), atol=1e-4)
+        model.config.phase_ref = False
+        plain, plain_turned = model(kspace, op), model(kspace * turn, op)
+    assert (plain - plain_turned).abs().max() > 1e-3
+
+
+def test_old_unrolled_files_load_without_the_phase_reference(tmp_path) -> None:
+    from learned.checkpoint import load_tensors, save_tensors
+
+    model = tiny()
+    path = tmp_path / "old.safetensors"
+    save_model(path, model, model.config, {})
+    tensors, header = load_tensors(path)
+    del header["config"]["phase_ref"]  # as written before the field existed
+    save_tensors(path, tensors, header)
+    _, config, _ = load_model(path, kind="unrolled", require_manifest=False)
+    assert config.phase_ref is False
