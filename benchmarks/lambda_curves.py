@@ -36,6 +36,8 @@ METHODS = {
     "wavelet-db4": {"reg": "wavelet", "wavelet": "db4"},
     "wavelet-db2": {"reg": "wavelet", "wavelet": "db2"},
     "wavelet-haar": {"reg": "wavelet", "wavelet": "haar"},
+    "wavelet-haar-admm": {"reg": "wavelet", "wavelet": "haar", "solver": "admm"},
+    "tv+wavelet": {"reg": "tv+wavelet", "wavelet": "haar"},
 }
 MIN_LINES = 12
 """Centre fraction: fastMRI's 0.32 / R, raised to keep at least this many centre lines."""
