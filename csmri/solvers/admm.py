@@ -21,7 +21,8 @@ more: every term adds its ``K_i^H K_i`` to ``G``.
 
 Choice of rho: the data are normalised so that the image's robust maximum is
 about 1 (:mod:`csmri.scaling`), and the data term has curvature 1 on sampled
-frequencies, so the default starting value is ``rho = 1`` for wavelets and
+frequencies, so the default starting value is ``rho = 1`` for wavelets (0.1 when
+cycle-spun, :data:`SPUN_WAVELET_RHO`) and
 ``rho = 10 * lam`` (clipped to ``[1e-3, 1]``) for TV (TV's ``D^H D`` has norm 8, and
 useful lambdas are 1e-3..3e-2; this start reached the FISTA optimum to 1e-6 relative
 objective on the test problems, not a tuned optimum); a sum starts from its first
@@ -55,8 +56,17 @@ Terms = Sequence[tuple[Regularizer, float]]
 """A sum of regulariser terms ``(regulariser, lambda)``."""
 
 
+SPUN_WAVELET_RHO = 0.1
+"""Starting penalty for a cycle-spun wavelet term: its z-update is a denoiser that moves
+with the shift, and a smaller rho (a larger threshold lam/rho each iteration) recovers most of
+what cycle spinning gives FISTA.  Measured on 3 MNI152 slices (haar, 100 iterations, lambda
+0.00178): 4x 26.1 / 28.2 / 29.1 dB for rho 1 / 0.3 / 0.1 (FISTA 29.7); 8x 20.2 / 21.1 / 22.2."""
+
+
 def default_rho(reg: Regularizer, lam: float) -> float:
     """The starting penalty (see the module docstring)."""
+    if isinstance(reg, WaveletL1) and reg.cycle_spin:
+        return SPUN_WAVELET_RHO
     if reg.gram is None:
         return 1.0
     return float(np.clip(10.0 * lam, 1e-3, 1.0))
