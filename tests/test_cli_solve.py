@@ -26,7 +26,11 @@ def _solve(*args):
     return result
 
 
-@pytest.mark.parametrize("reg,solver", [("tv", "admm"), ("wavelet", "fista"), ("tv-aniso", "ista")])
+@pytest.mark.parametrize(
+    "reg,solver",
+    [("tv", "admm"), ("wavelet", "fista"), ("tv-aniso", "ista"), ("wavelet", "admm"),
+     ("tv+wavelet", "admm")],
+)
 def test_solve_improves_on_zero_filled_and_reports_metrics(tmp_path, kspace_file, reg, solver):
     zf = tmp_path / "zf.h5"
     _solve(kspace_file, "-o", zf, "--method", "zero-filled")
@@ -150,3 +154,12 @@ def test_solve_device_cpu_is_the_numpy_backend_and_cuda_without_a_gpu_is_a_usage
         result = CliRunner().invoke(csmri, [*args, "--device", "cuda"])
         assert result.exit_code == 2 and "no CUDA GPU" in result.output
         assert not (tmp_path / "gpu.npy").exists()
+
+
+def test_a_sum_of_terms_needs_admm(tmp_path, kspace_file):
+    result = CliRunner().invoke(
+        csmri, ["solve", str(kspace_file), "-o", str(tmp_path / "x.h5"), "--reg", "tv+wavelet",
+                "--solver", "fista"],
+    )
+    assert result.exit_code != 0 and "admm" in result.output
+    assert not (tmp_path / "x.h5").exists()
