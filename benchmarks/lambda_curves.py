@@ -38,6 +38,7 @@ METHODS = {
     "wavelet-haar": {"reg": "wavelet", "wavelet": "haar"},
     "wavelet-haar-admm": {"reg": "wavelet", "wavelet": "haar", "solver": "admm"},
     "tv+wavelet": {"reg": "tv+wavelet", "wavelet": "haar"},
+    "tgv": {"reg": "tgv"},
 }
 MIN_LINES = 12
 """Centre fraction: fastMRI's 0.32 / R, raised to keep at least this many centre lines."""

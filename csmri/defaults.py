@@ -9,7 +9,11 @@ REGULARIZER_SUMS: dict[str, tuple[str, ...]] = {"tv+wavelet": ("tv", "wavelet")}
 """Sums of terms, each weighted by the same lambda (TV + wavelet: the prior of Lustig et al.
 2007); ADMM only."""
 
-REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS)
+TGV = "tgv"
+"""Second-order total generalised variation: its own ADMM (:mod:`csmri.solvers.tgv`),
+single-coil NumPy data only."""
+
+REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS, TGV)
 """Every regulariser name that :func:`csmri.reconstruct` takes."""
 
 DEFAULT_LAMBDA: dict[str, float] = {
@@ -17,6 +21,7 @@ DEFAULT_LAMBDA: dict[str, float] = {
     "tv-aniso": 0.003,
     "wavelet": 0.003,
     "tv+wavelet": 0.0015,
+    "tgv": 0.003,
 }
 """Default lambda per regulariser (normalised units), from the benchmark's best lambdas (the sum:
 half of each term's, as both terms carry it)."""
@@ -31,6 +36,7 @@ DEFAULT_SOLVER: dict[str, str] = {
     "tv-aniso": "admm",
     "wavelet": "fista",
     "tv+wavelet": "admm",
+    "tgv": "admm",
 }
 """As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
 cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT

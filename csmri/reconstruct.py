@@ -30,13 +30,22 @@ from csmri.defaults import (
     DEFAULT_WAVELET,
     REGULARIZER_SUMS,
     REGULARIZERS,
+    TGV,
 )
 from csmri.device import resolve_device, to_device
 from csmri.errors import InputError, UsageError
 from csmri.linop import Cartesian, Sense
 from csmri.regularizers import check_wavelet, make_terms
 from csmri.scaling import estimate_scales, robust_scale
-from csmri.solvers import SOLVERS, History, admm, least_squares, proximal_gradient
+from csmri.solvers import (
+    SOLVERS,
+    CartesianFast,
+    History,
+    admm,
+    least_squares,
+    proximal_gradient,
+)
+from csmri.solvers.tgv import tgv_admm
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -126,6 +135,8 @@ def _check_options(
         raise UsageError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     if reg in REGULARIZER_SUMS and solver != "admm":
         raise UsageError(f"{reg} is a sum of terms with no single prox: use solver 'admm'")
+    if reg == TGV and solver != "admm":
+        raise UsageError("tgv is solved by ADMM only: use solver 'admm'")
     if (
         isinstance(lam, bool)
         or not isinstance(lam, numbers.Real)
@@ -242,7 +253,14 @@ def _solve_chunk(
     y = (host.astype(np.complex128) / scales.reshape(shape)).astype(np.complex64)
     op = Cartesian(mask, y.shape[-2:]) if maps is None else Sense(to_device(maps, device), mask)
     data = least_squares(op, to_device(y, device))
-    terms = make_terms(
+
+    def chunk_callback(it: int, active: np.ndarray, objective: np.ndarray, images: Any) -> None:
+        if callback is not None:
+            factors = to_device(scales[active].astype(np.float32)[:, None, None], device)
+            callback(it, indices[active], objective, images * factors)
+
+    kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
+    terms = [] if reg == TGV else make_terms(
         reg,
         y.shape[-2:],
         lam,
@@ -252,14 +270,12 @@ def _solve_chunk(
         slice_seeds=[[int(seed), int(i)] for i in indices],
         tv_iter=tv_iter,
     )
-
-    def chunk_callback(it: int, active: np.ndarray, objective: np.ndarray, images: Any) -> None:
-        if callback is not None:
-            factors = to_device(scales[active].astype(np.float32)[:, None, None], device)
-            callback(it, indices[active], objective, images * factors)
-
-    kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
-    if solver == "admm":
+    if reg == TGV:
+        if not isinstance(data, CartesianFast):
+            raise UsageError("tgv runs on single-coil data with the NumPy backend only "
+                             "(no coil maps, no torch device)")
+        images, histories = tgv_admm(data, float(lam), rho=rho, **kwargs)
+    elif solver == "admm":
         images, histories = admm(data, terms, rho=rho, **kwargs)
     else:
         ((regularizer, weight),) = terms
@@ -389,7 +405,7 @@ def reconstruct(
         ``(C, H, W)`` with coil maps.
     mask : ndarray, shape (W,) or (H, W)
         Sampling mask, nonzero where sampled.
-    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet"}
+    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv"}
         Isotropic TV (BART's), anisotropic TV (SigPy's) or l1 of wavelet details.
     lam : float, optional
         Regularisation weight in normalised units (>= 0; 0 is least squares);
