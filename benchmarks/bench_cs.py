@@ -312,6 +312,7 @@ def main() -> None:
         ),
         ("csmri admm", "wavelet", lambda s, lam, sc: run_csmri(s, "wavelet", "admm", lam)),
         ("csmri admm", "tv+wavelet", lambda s, lam, sc: run_csmri(s, "tv+wavelet", "admm", lam)),
+        ("csmri admm", "tgv", lambda s, lam, sc: run_csmri(s, "tgv", "admm", lam)),
     ]
     if have_bart:
         methods += [
@@ -332,6 +333,7 @@ def main() -> None:
         ("wavelet", "fista"),
         ("wavelet", "admm"),
         ("tv+wavelet", "admm"),
+        ("tgv", "admm"),
     ):
         reconstruct(warm.kspace, warm.mask, reg=reg, solver=solver, max_iter=2)
 
