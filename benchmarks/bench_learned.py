@@ -36,7 +36,8 @@ from learned.comparison.report import summarise
 from learned.method import UnetMethod, UnrolledMethod
 
 SETTINGS = ((4.0, 0.08), (8.0, 0.04))
-CS_METHODS = ("tv-admm", "wavelet-fista", "tv-fista", "wavelet-admm", "tv-aniso-admm")
+CS_METHODS = ("tv-admm", "wavelet-fista", "tv-fista", "wavelet-admm", "tv-aniso-admm",
+              "tv+wavelet-admm", "tgv-admm")
 TUNING_SLICES = 3
 
 

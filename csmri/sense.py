@@ -117,8 +117,6 @@ def sense_reconstruct(
     if solver not in SENSE_SOLVERS:
         raise UsageError(f"unknown SENSE solver {solver!r}; choose {', '.join(SENSE_SOLVERS)}")
     params = {"reg": reg, "lam": lam, "solver": solver, "max_iter": max_iter, "wavelet": wavelet}
-    if "+" in reg and solver != "admm":
-        raise UsageError(f"{reg} has no single prox: use --solver admm")
     result = reconstruct(
         kspace,
         mask,
