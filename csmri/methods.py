@@ -141,9 +141,10 @@ class CompressedSensing:
     device: str | None = None
 
     def __post_init__(self) -> None:
-        from csmri.reconstruct import resolve_defaults
+        from csmri.reconstruct import check_solver, resolve_defaults
 
         self.lam, self.solver, _ = resolve_defaults(self.reg, self.lam, self.solver, None)
+        check_solver(self.reg, self.solver)
 
     @property
     def name(self) -> str:

@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_SOLVER",
     "Reconstruction",
     "SliceResult",
+    "check_solver",
     "reconstruct",
     "reconstruct_iter",
     "resolve_defaults",
@@ -81,6 +82,19 @@ def resolve_defaults(
     solver = DEFAULT_SOLVER.get(reg, "fista") if solver is None else solver
     cycle_spin = True if cycle_spin is None else bool(cycle_spin)
     return lam, solver, cycle_spin
+
+
+def check_solver(reg: str, solver: str) -> None:
+    """Refuse a solver that cannot handle ``reg`` (sums of terms and TGV need ADMM).
+
+    Raises
+    ------
+    UsageError
+        For ``tv+wavelet`` or ``tgv`` with FISTA/ISTA.
+    """
+    if (reg in REGULARIZER_SUMS or reg == TGV) and solver != "admm":
+        raise UsageError(f"{reg} has no single prox, so it is solved by ADMM only: "
+                         "use solver 'admm'")
 
 
 @dataclass
@@ -133,10 +147,7 @@ def _check_options(
         raise UsageError(f"unknown regulariser {reg!r}; choose one of {', '.join(REGULARIZERS)}")
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    if reg in REGULARIZER_SUMS and solver != "admm":
-        raise UsageError(f"{reg} is a sum of terms with no single prox: use solver 'admm'")
-    if reg == TGV and solver != "admm":
-        raise UsageError("tgv is solved by ADMM only: use solver 'admm'")
+    check_solver(reg, solver)
     if (
         isinstance(lam, bool)
         or not isinstance(lam, numbers.Real)
