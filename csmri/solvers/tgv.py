@@ -192,8 +192,12 @@ class TGVADMM:
 
 
 def default_tgv_rho(lam: float) -> float:
-    """Starting penalty: TV's rule (``10 lam`` clipped to ``[1e-3, 1]``)."""
-    return float(np.clip(10.0 * lam, 1e-3, 1.0))
+    """The fixed penalty: ``30 lam`` clipped to ``[0.01, 1]``.
+
+    Measured on 3 MNI152 slices at 4x (100 iterations, lambda 0.001 and 0.0018): rho 0.03-0.1
+    scored 0.05-0.15 dB above TV's rule ``10 lam`` and within 0.02 dB of 300 iterations.
+    """
+    return float(np.clip(30.0 * lam, 0.01, 1.0))
 
 
 def tgv_admm(
