@@ -51,8 +51,10 @@ print(train(TrainConfig(**options)).summary())
 """
 
 
-def train_variant(name: str, steps: int, out: Path) -> Path:
+def train_variant(name: str, steps: int, out: Path, reuse: bool = False) -> Path:
     """Train one variant in its own process (one thread); return the model path."""
+    if reuse and (out / f"{name}.safetensors").is_file():
+        return out / f"{name}.safetensors"
     epochs = max(1, steps // 100)
     options = RECIPE | VARIANTS[name] | {
         "epochs": epochs, "steps_per_epoch": steps // epochs,
@@ -124,6 +126,9 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "ablation")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS_ablation.md")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep models already in --work (same steps) instead of retraining")
+    parser.add_argument("--train-only", action="store_true", help="train, do not score")
     args = parser.parse_args()
     names = [n for n in args.variants.split(",") if n]
     unknown = set(names) - set(VARIANTS)
@@ -133,7 +138,10 @@ def main() -> None:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
     args.work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        paths = list(pool.map(lambda n: train_variant(n, args.steps, args.work), names))
+        paths = list(pool.map(lambda n: train_variant(n, args.steps, args.work, args.reuse),
+                              names))
+    if args.train_only:
+        return
     text = report(score(dict(zip(names, paths, strict=True))), args.steps, names)
     args.out.write_text(text)
     print(text)
