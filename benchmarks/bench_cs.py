@@ -395,7 +395,8 @@ def main() -> None:
         f"Machine: {machine()}.",
         "",
         "FFT pair (forward + inverse, 320x320 complex64, best of 5): as csmri's solvers call "
-        f"it (uncentred scipy.fft, {get_backend().workers} thread) {plain:.2f} ms; two threads "
+        "it (uncentred scipy.fft, one image: 1 thread) "
+        f"{plain:.2f} ms; two threads "
         f"{ffts['two_threads']:.2f} ms; centred fft2c/ifft2c {ffts['centred']:.2f} ms.",
         "",
         "Wall times are whole calls at the best lambda, the fastest of three runs (csmri: "

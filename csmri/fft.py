@@ -19,10 +19,10 @@ from csmri.arrays import is_torch
 _AXES = (-2, -1)
 
 
-def fft_workers() -> int:
-    """Threads for ``scipy.fft``: ``CSMRI_FFT_WORKERS``, else 1 (see :mod:`csmri.backend`)."""
+def fft_workers() -> int | None:
+    """Threads for ``scipy.fft``: ``CSMRI_FFT_WORKERS``, else None (see :mod:`csmri.backend`)."""
     value = os.environ.get("CSMRI_FFT_WORKERS")
-    return int(value) if value else 1
+    return int(value) if value else None
 
 
 def _torch_fft2c(x: Any, inverse: bool) -> Any:

@@ -9,8 +9,10 @@ import sys
 import pytest
 
 PROBE = (
-    "from csmri.backend import get_backend, retain_freed_memory; "
-    "print(get_backend().workers, retain_freed_memory())"
+    "import numpy as np; from csmri.backend import get_backend, retain_freed_memory; "
+    "b = get_backend(); "
+    "print(b.workers_for(np.zeros((1, 4, 4))), retain_freed_memory(), "
+    "b.workers_for(np.zeros((4, 4, 4))))"
 )
 
 
@@ -30,10 +32,12 @@ def probe(**env: str) -> list[str]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings are Linux-only")
 def test_freed_memory_is_retained_unless_the_user_set_malloc_variables() -> None:
-    assert probe() == ["1", "True"]
-    assert probe(MALLOC_TRIM_THRESHOLD_="131072") == ["1", "False"]
-    assert probe(GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072") == ["1", "False"]
+    assert probe()[:2] == ["1", "True"]
+    assert probe(MALLOC_TRIM_THRESHOLD_="131072")[:2] == ["1", "False"]
+    assert probe(GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072")[:2] == ["1", "False"]
 
 
-def test_fft_threads_follow_the_environment() -> None:
-    assert probe(CSMRI_FFT_WORKERS="2")[0] == "2"
+def test_fft_threads_one_per_image_up_to_two_unless_the_environment_says() -> None:
+    single, _, batch = probe()
+    assert single == "1" and batch == str(min(2, os.cpu_count() or 1))
+    assert probe(CSMRI_FFT_WORKERS="3")[0] == "3" and probe(CSMRI_FFT_WORKERS="3")[2] == "3"

@@ -89,7 +89,8 @@ def run_notes(cases: list[Case], setup_seconds: dict) -> str:
     threads = _torch_threads()
     lines.append(
         (f"Threads: torch {threads}, " if threads is not None else "Threads: ")
-        + f"FFT workers {fft_workers()}; warm-up run excluded."
+        + f"FFT workers {fft_workers() or 'auto (1 per image, up to 2 per batch)'}; "
+        "warm-up run excluded."
     )
     return "\n".join(lines)
 
