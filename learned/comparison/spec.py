@@ -28,7 +28,7 @@ def parse_methods(
     Parameters
     ----------
     spec : str
-        Names: ``zero-filled``, ``REG-SOLVER`` (REG in :data:`csmri.methods.REGULARIZERS`,
+        Names: ``zero-filled``, ``REG-SOLVER`` (REG in :data:`csmri.defaults.REGULARIZERS`,
         SOLVER in :data:`csmri.methods.SOLVERS`) or a key of ``factories``.
     lam : float or None
         Fixed lambda for every CS method; None takes ``default_lambda(reg)`` (a starting
