@@ -43,6 +43,16 @@ def _collect(stream: object, sink: bytearray) -> None:
         sink.extend(chunk)
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """Give the child SIGINT's default action, as a command typed at a terminal has.
+
+    A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+    across ``exec`` (Python then never raises KeyboardInterrupt), so a test run started with
+    ``&`` would otherwise test nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh-output", "overwrite"])
 def test_sigint_mid_solve_leaves_no_output_and_no_temporary_file(
@@ -68,7 +78,12 @@ def test_sigint_mid_solve_leaves_no_output_and_no_temporary_file(
     if existing:
         args.append("--overwrite")
     stderr = bytearray()
-    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+    with subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_sigint_as_at_a_terminal,
+    ) as process:
         reader = threading.Thread(target=_collect, args=(process.stderr, stderr), daemon=True)
         reader.start()
         try:
@@ -98,10 +113,14 @@ def test_sigint_mid_solve_leaves_no_output_and_no_temporary_file(
 
 def test_sigint_while_writing_removes_the_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "out.npy"
-    with pytest.raises(KeyboardInterrupt), atomic_path(target) as temp:
-        temp.write_bytes(b"half")
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)  # the handler raises KeyboardInterrupt here
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with &
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic_path(target) as temp:
+            temp.write_bytes(b"half")
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler raises KeyboardInterrupt here
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert list(tmp_path.iterdir()) == []
 
 
