@@ -271,28 +271,29 @@ def _solve_chunk(
             callback(it, indices[active], objective, images * factors)
 
     kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
-    terms = [] if reg == TGV else make_terms(
-        reg,
-        y.shape[-2:],
-        lam,
-        wavelet=wavelet,
-        levels=levels,
-        cycle_spin=cycle_spin,
-        slice_seeds=[[int(seed), int(i)] for i in indices],
-        tv_iter=tv_iter,
-    )
     if reg == TGV:
         if not isinstance(data, CartesianFast):
             raise UsageError("tgv runs on single-coil data with the NumPy backend only "
                              "(no coil maps, no torch device)")
         images, histories = tgv_admm(data, float(lam), rho=rho, **kwargs)
-    elif solver == "admm":
-        images, histories = admm(data, terms, rho=rho, **kwargs)
     else:
-        ((regularizer, weight),) = terms
-        images, histories = proximal_gradient(
-            data, regularizer, weight, accelerate=solver == "fista", **kwargs
+        terms = make_terms(
+            reg,
+            y.shape[-2:],
+            lam,
+            wavelet=wavelet,
+            levels=levels,
+            cycle_spin=cycle_spin,
+            slice_seeds=[[int(seed), int(i)] for i in indices],
+            tv_iter=tv_iter,
         )
+        if solver == "admm":
+            images, histories = admm(data, terms, rho=rho, **kwargs)
+        else:
+            ((regularizer, weight),) = terms
+            images, histories = proximal_gradient(
+                data, regularizer, weight, accelerate=solver == "fista", **kwargs
+            )
     if is_torch(images):
         images = images.detach().cpu().numpy()
     out = images.astype(np.complex128) * scales[:, None, None]

@@ -175,10 +175,6 @@ class SpunWaveletSplit(Split):
         u_new = shifted - z_new
         return z_new, u_new, self.reg.value(x), squared_norms(x - z_new, self.axis)
 
-    def norms(self, w: Any) -> np.ndarray:
-        """``||w||_2`` per slice of a padded image stack."""
-        return np.sqrt(squared_norms(w, self.axis))
-
 
 def value(split: Split, x: Any) -> np.ndarray:
     """``R(x)`` of a term per slice (float64)."""

@@ -2,9 +2,9 @@
 
 ``min_{x, w} 1/2 ||M F x - y||^2 + lam (alpha1 ||D x - w||_{2,1} + alpha0 ||E w||_{2,1})``
 
-with ``D`` circular forward differences (the TV operator of
-:mod:`csmri.regularizers.tv`), ``w`` a vector field ``(w_v, w_h)`` and ``E`` its
-symmetrised gradient from circular backward differences,
+with ``D`` circular forward differences (the TV operator ``gradient`` of
+:mod:`csmri.regularizers.tv`, with its adjoint ``divergence_adjoint``), ``w`` a vector
+field ``(w_v, w_h)`` and ``E`` its symmetrised gradient from circular backward differences,
 ``E w = [[D-_v w_v, (D-_h w_v + D-_v w_h) / 2], [., D-_h w_h]]``, whose Frobenius norm
 is taken per pixel.  ``alpha1 = 1`` (so ``lam`` is on TV's scale: TGV <= TV) and
 ``alpha0 = 2`` (:data:`TGV_RATIO`, the usual choice, e.g. Knoll et al. 2011).  TGV
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from csmri.regularizers.tv import divergence_adjoint as grad_adjoint
+from csmri.regularizers.tv import gradient as grad
 from csmri.solvers.data import CartesianFast
 from csmri.solvers.history import History, relative_change_from_norms
 from csmri.solvers.norms import squared_norms
@@ -42,16 +44,6 @@ def forward(x: np.ndarray, axis: int) -> np.ndarray:
 def backward(x: np.ndarray, axis: int) -> np.ndarray:
     """Circular backward difference ``x[i] - x[i-1]`` along ``axis``."""
     return x - np.roll(x, 1, axis=axis)
-
-
-def grad(x: np.ndarray) -> np.ndarray:
-    """``D x``: forward differences ``(2, ..., H, W)`` (vertical, horizontal)."""
-    return np.stack([forward(x, -2), forward(x, -1)])
-
-
-def grad_adjoint(p: np.ndarray) -> np.ndarray:
-    """``D^H p`` (``(D+)^H = -D-``)."""
-    return -(backward(p[0], -2) + backward(p[1], -1))
 
 
 def sym_grad(w: np.ndarray) -> np.ndarray:
