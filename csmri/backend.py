@@ -69,6 +69,14 @@ class Backend:
         """Orthonormal inverse FFT over the last two axes."""
         raise NotImplementedError
 
+    def fft(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """Orthonormal forward 1-D FFT along ``axis`` (zero frequency at index 0)."""
+        raise NotImplementedError
+
+    def ifft(self, k: np.ndarray, axis: int) -> np.ndarray:
+        """Orthonormal inverse 1-D FFT along ``axis``."""
+        raise NotImplementedError
+
 
 class NumpyBackend(Backend):
     """``scipy.fft`` on NumPy arrays; ``complex64`` stays ``complex64``.
@@ -99,6 +107,14 @@ class NumpyBackend(Backend):
     def ifft2(self, k: np.ndarray) -> np.ndarray:
         """Orthonormal inverse FFT over the last two axes."""
         return scipy.fft.ifft2(k, axes=_AXES, norm="ortho", workers=self.workers_for(k))
+
+    def fft(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """Orthonormal forward 1-D FFT along ``axis``."""
+        return scipy.fft.fft(x, axis=axis, norm="ortho", workers=self.workers_for(x))
+
+    def ifft(self, k: np.ndarray, axis: int) -> np.ndarray:
+        """Orthonormal inverse 1-D FFT along ``axis``."""
+        return scipy.fft.ifft(k, axis=axis, norm="ortho", workers=self.workers_for(k))
 
 
 _M_TRIM_THRESHOLD = -1

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from csmri.metrics import center_crop, evaluate, nmse, psnr, ssim
+from csmri.metrics import center_crop, evaluate, nmse, psnr, ssim, ssim_per_slice
 
 
 @pytest.fixture
@@ -58,3 +58,21 @@ def test_psnr_equals_scikit_image_which_fastmri_calls(pair):
     assert psnr(target, target) == np.inf
     with pytest.raises(ValueError, match="shape"):
         psnr(target, recon[:, :-1])
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 7), (1, 31, 20), (2, 64, 57)])
+def test_ssim_per_slice_equals_scikit_image_on_smooth_and_noisy_images(rng, shape):
+    yy, xx = np.mgrid[: shape[1], : shape[2]]
+    smooth = np.sin(yy / 5.0) * np.cos(xx / 7.0) + 1.5
+    target = np.stack([smooth * (1 + s) for s in range(shape[0])]).astype(np.float32)
+    recon = target + rng.standard_normal(shape).astype(np.float32) * 0.2
+    recon[:, :3, :] = 0  # a border that scikit-image's filter sees but its mean leaves out
+    expected = [structural_similarity(t, r, data_range=7.0) for t, r in
+                zip(target.astype(np.float64), recon.astype(np.float64))]
+    np.testing.assert_allclose(ssim_per_slice(target, recon, data_range=7.0), expected,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_ssim_refuses_images_smaller_than_its_window():
+    with pytest.raises(ValueError, match="7x7"):
+        ssim(np.ones((6, 9)), np.ones((6, 9)))

@@ -12,7 +12,13 @@ from scipy.optimize import minimize
 from csmri.errors import UsageError
 from csmri.regularizers import WaveletL1, make_regularizer
 from csmri.regularizers import tv as tvmod
-from csmri.regularizers.wavelet import WaveletTransform
+from csmri.regularizers import dwt
+from csmri.regularizers.wavelet import (
+    MAX_PADDED_AREA,
+    WaveletTransform,
+    automatic_levels,
+    padded_shape,
+)
 
 
 def cnoise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -229,3 +235,35 @@ def test_unknown_names_raise_usage_errors_listing_choices() -> None:
         make_regularizer("wavelet", (8, 8), wavelet="nope")
     with pytest.raises(UsageError, match="not orthogonal"):
         make_regularizer("wavelet", (8, 8), wavelet="bior2.2")
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_roll_kernel_equals_numpy_roll_both_ways(dtype: type) -> None:
+    rng = np.random.default_rng(9)
+    x = cnoise(rng, (3, 7, 10)).astype(dtype)
+    shifts = np.array([[3, -4], [0, 0], [-15, 23]], dtype=np.int64)
+    rolled = dwt.roll_images(x, shifts, 1, np.empty_like(x))
+    for s in range(3):
+        np.testing.assert_array_equal(rolled[s], np.roll(x[s], tuple(shifts[s]), axis=(0, 1)))
+    np.testing.assert_array_equal(dwt.roll_images(rolled, shifts, -1, np.empty_like(x)), x)
+
+
+@pytest.mark.parametrize(
+    ("shape", "wavelet"), [((320, 320), "haar"), ((216, 180), "haar"), ((181, 217), "db4"),
+                           ((64, 48), "db2"), ((9, 7), "haar")]
+)
+def test_automatic_levels_are_the_deepest_within_the_padding_bound(
+    shape: tuple[int, int], wavelet: str
+) -> None:
+    filter_length = pywt.Wavelet(wavelet).dec_len
+    levels = automatic_levels(shape, filter_length)
+    deepest = max(1, pywt.dwt_max_level(min(shape), filter_length))
+    assert 1 <= levels <= deepest
+
+    def area(n: int) -> int:
+        return int(np.prod(padded_shape(shape, n)))
+
+    assert levels == 1 or area(levels) <= MAX_PADDED_AREA * shape[0] * shape[1]
+    deeper = range(levels + 1, deepest + 1)
+    assert all(area(n) > MAX_PADDED_AREA * shape[0] * shape[1] for n in deeper)
+    assert WaveletTransform(shape, wavelet).levels == levels

@@ -10,7 +10,15 @@ from csmri.fft import fft2c
 from csmri.linop import Cartesian, Sense
 from csmri.reconstruct import reconstruct
 from csmri.regularizers import TotalVariation, WaveletL1
-from csmri.solvers import CartesianFast, LeastSquares, admm, fista, ista, least_squares
+from csmri.solvers import (
+    CartesianColumns,
+    CartesianFast,
+    LeastSquares,
+    admm,
+    fista,
+    ista,
+    least_squares,
+)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -103,6 +111,36 @@ def test_the_numpy_fast_path_equals_the_generic_operator_path(solver, make_reg):
     _, hg = solver(generic, make_reg(shape), 0.02, max_iter=40)
     for a, b in zip(hf, hg, strict=True):
         assert a.objective[-1] == pytest.approx(b.objective[-1], rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(8, 6), (7, 9)])
+def test_the_column_data_term_equals_the_2d_one(shape):
+    h, w = shape
+    rng = np.random.default_rng(3)
+    mask = np.zeros(w, bool)
+    mask[[0, 2, w // 2, w - 1]] = True
+    kspace = (rng.standard_normal((2, h, w)) + 1j * rng.standard_normal((2, h, w))) * mask
+    kspace = kspace.astype(np.complex64)
+    columns = least_squares(Cartesian(mask), kspace, needs_solve=False)
+    plane = least_squares(Cartesian(mask), kspace)
+    assert isinstance(columns, CartesianColumns) and type(plane) is CartesianFast
+    x = (rng.standard_normal((2, h, w)) + 1j * rng.standard_normal((2, h, w))).astype(np.complex64)
+    np.testing.assert_allclose(columns.value(columns.forward(x)), plane.value(plane.forward(x)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(columns.gradient(columns.forward(x)),
+                               plane.gradient(plane.forward(x)), atol=1e-5)
+    np.testing.assert_allclose(columns.zero_filled(), plane.zero_filled(), atol=1e-6)
+    with pytest.raises(NotImplementedError):
+        columns.solve(x, np.ones(2), None)
+
+
+def test_a_mask_that_is_not_made_of_columns_keeps_the_2d_data_term():
+    rng = np.random.default_rng(4)
+    mask = rng.random((6, 5)) < 0.5
+    kspace = (rng.standard_normal((1, 6, 5)) * mask).astype(np.complex64)
+    assert type(least_squares(Cartesian(mask), kspace, needs_solve=False)) is CartesianFast
+    with pytest.raises(ValueError, match="whole columns"):
+        CartesianColumns(kspace, mask)
 
 
 @pytest.mark.parametrize("like", ["numpy", "torch"])

@@ -174,6 +174,37 @@ def _synthesis_columns(
                 out[c] += cl * va[c] + ch * vd[c]
 
 
+@parallel_kernel()
+def roll_images(src: np.ndarray, shifts: np.ndarray, sign: int, dst: np.ndarray) -> np.ndarray:
+    """``dst[s] = np.roll(src[s], sign * shifts[s], axis=(0, 1))`` for each image, rows in parallel.
+
+    Parameters
+    ----------
+    src, dst : ndarray, shape (S, H, W)
+        Images and the output (same dtype, not overlapping).
+    shifts : ndarray of int64, shape (S, 2)
+        Circular shift of each image along rows and columns.
+    sign : int
+        1 to shift, -1 to shift back.
+
+    Returns
+    -------
+    ndarray
+        ``dst``.
+    """
+    n_slices, h, w = src.shape
+    for t in nb.prange(n_slices * h):
+        s = t // h
+        r = t - s * h
+        a = (sign * shifts[s, 0]) % h
+        b = (sign * shifts[s, 1]) % w
+        row = src[s, (r - a) % h]
+        out = dst[s, r]
+        out[b:] = row[: w - b]
+        out[:b] = row[w - b :]
+    return dst
+
+
 def filters(wavelet: object, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Decomposition filters of a ``pywt.Wavelet`` as real arrays ``(lo, hi)`` of ``dtype``."""
     return np.asarray(wavelet.dec_lo, dtype=dtype), np.asarray(wavelet.dec_hi, dtype=dtype)

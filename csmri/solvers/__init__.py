@@ -15,7 +15,7 @@ is :func:`csmri.solvers.runner.run`.
 from __future__ import annotations
 
 from csmri.solvers.admm import admm
-from csmri.solvers.data import CartesianFast, LeastSquares, least_squares
+from csmri.solvers.data import CartesianColumns, CartesianFast, LeastSquares, least_squares
 from csmri.solvers.history import History
 from csmri.solvers.proximal_gradient import fista, ista, proximal_gradient
 
@@ -23,6 +23,7 @@ SOLVERS: tuple[str, ...] = ("fista", "ista", "admm")
 
 __all__ = [
     "SOLVERS",
+    "CartesianColumns",
     "CartesianFast",
     "History",
     "LeastSquares",
