@@ -10,9 +10,8 @@ import pywt
 from scipy.optimize import minimize
 
 from csmri.errors import UsageError
-from csmri.regularizers import WaveletL1, make_regularizer
+from csmri.regularizers import WaveletL1, dwt, make_regularizer
 from csmri.regularizers import tv as tvmod
-from csmri.regularizers import dwt
 from csmri.regularizers.wavelet import (
     MAX_PADDED_AREA,
     WaveletTransform,
