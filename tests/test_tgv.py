@@ -11,13 +11,14 @@ from csmri.errors import UsageError
 from csmri.fft import fft2c
 from csmri.metrics import psnr
 from csmri.reconstruct import reconstruct
+from csmri.regularizers.tv import divergence_adjoint as grad_adjoint
 from csmri.solvers import CartesianFast
 from csmri.solvers.tgv import (
     TGV_RATIO,
     TGVADMM,
     grad,
-    grad_adjoint,
     group_norms,
+    group_shrink,
     multipliers,
     sym_grad,
     sym_grad_adjoint,
@@ -70,6 +71,38 @@ def test_the_joint_update_solves_its_normal_equations():
     r = grad(x) - w - a
     np.testing.assert_allclose(data_gradient + 0.7 * grad_adjoint(r), 0, atol=1e-4)
     np.testing.assert_allclose(-0.7 * r + 0.7 * sym_grad_adjoint(sym_grad(w) - b), 0, atol=1e-4)
+
+
+def reference_step(solver):
+    """One iteration written with the NumPy operators (what the fused kernels must equal)."""
+    a, b = solver.p - solver.u, solver.q - solver.v
+    rhs = solver.rho * np.concatenate([grad_adjoint(a)[None], sym_grad_adjoint(b) - a])
+    spectra = np.fft.fft2(rhs, norm="ortho")
+    spectra[0] += solver.data.y
+    solution = np.einsum("ijhw,jshw->ishw", solver.inverse, spectra)
+    images = np.fft.ifft2(solution, norm="ortho")
+    x, w = images[0], images[1:]
+    gx, ew = grad(x) - w, sym_grad(w)
+    t = np.full(len(x), solver.lam / solver.rho)
+    p, q = group_shrink(gx + solver.u, t), group_shrink(ew + solver.v, TGV_RATIO * t)
+    fit = 0.5 * np.sum(np.abs(solver.data.mask * solution[0] - solver.data.y) ** 2, axis=(-2, -1))
+    reg = group_norms(gx).sum(axis=(-2, -1)) + TGV_RATIO * group_norms(ew).sum(axis=(-2, -1))
+    return {"x": x, "w": w, "p": p, "q": q, "u": solver.u + gx - p, "v": solver.v + ew - q,
+            "objective": fit + solver.lam * reg}
+
+
+@pytest.mark.parametrize("shape", [(12, 10), (7, 9)])
+def test_the_fused_iteration_equals_the_numpy_operators(shape):
+    data, _, _ = problem(*shape, slices=2)
+    solver = TGVADMM(data, lam=0.05, rho=0.3)
+    for _ in range(3):
+        solver.step()  # away from the zero start, so every term is active
+    expected = reference_step(solver)
+    stats = solver.step()
+    for name in ("x", "w", "p", "q", "u", "v"):
+        got = getattr(solver, name)
+        np.testing.assert_allclose(got, expected[name], atol=2e-5 * np.abs(expected[name]).max())
+    np.testing.assert_allclose(stats["objective"], expected["objective"], rtol=1e-4)
 
 
 def objective(x, w, data, lam):

@@ -17,17 +17,19 @@ All operators are circular convolutions and, for the single-coil Cartesian opera
 ``A^H A = F^H M F`` is diagonal in k-space too, so the joint ``(x, w)`` update is one
 3 x 3 Hermitian system per frequency, inverted once (fixed ``rho``): three FFT pairs
 per iteration.  Single-coil NumPy data only (:class:`csmri.solvers.data.CartesianFast`).
+
+The iteration runs in three fused kernels (:mod:`csmri.solvers.tgv_kernels`) around
+the FFTs; the NumPy operators below define what they compute and serve the tests.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from csmri.regularizers.tv import divergence_adjoint as grad_adjoint
 from csmri.regularizers.tv import gradient as grad
+from csmri.solvers import tgv_kernels
 from csmri.solvers.data import CartesianFast
 from csmri.solvers.history import History, relative_change_from_norms
-from csmri.solvers.norms import squared_norms
 from csmri.solvers.runner import Callback, run
 
 TGV_RATIO = 2.0
@@ -119,51 +121,42 @@ class TGVADMM:
         self.rho = float(rho)
         self.inverse = system_inverse(data.mask, self.rho)
         self.fft, self.ifft = data.backend.fft2, data.backend.ifft2
-        self.x = data.zero_filled()
-        self.w = np.zeros((2, *self.x.shape), dtype=self.x.dtype)
-        self.p, self.q = grad(self.x), sym_grad(self.w)
+        self.x = data.zero_filled().astype(np.complex64)
+        self.w = np.zeros((2, *self.x.shape), dtype=np.complex64)
+        self.p = np.ascontiguousarray(grad(self.x), dtype=np.complex64)
+        self.q = np.ascontiguousarray(sym_grad(self.w), dtype=np.complex64)
         self.u, self.v = np.zeros_like(self.p), np.zeros_like(self.q)
         self.k_prev = data.y.copy()
 
     def _solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The joint (x, w) update; returns x, w and the spectrum of x."""
-        a, b = self.p - self.u, self.q - self.v
-        rhs = np.empty((3, *self.x.shape), dtype=self.x.dtype)
-        rhs[0] = grad_adjoint(a)
-        rhs[1:] = sym_grad_adjoint(b) - a
-        rhs *= self.rho
+        x, w, k, _ = self._solve_with_terms()
+        return x, w, k
+
+    def _solve_with_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+        rhs = np.empty((3, *self.x.shape), dtype=np.complex64)
+        tgv_kernels.right_hand_side(self.p, self.q, self.u, self.v, self.rho, rhs)
         spectra = self.fft(rhs)
-        spectra[0] += self.data.y
-        inv = self.inverse
         solution = np.empty_like(spectra)
-        for i in range(3):  # 3 x 3 per frequency, written out (einsum is several times slower)
-            np.multiply(inv[i, 0], spectra[0], out=solution[i])
-            solution[i] += inv[i, 1] * spectra[1]
-            solution[i] += inv[i, 2] * spectra[2]
+        terms = tgv_kernels.kspace_solve(
+            spectra, self.inverse, self.data.y, self.data.mask, self.k_prev, solution
+        )
         images = self.ifft(solution)
-        return images[0], images[1:], solution[0]
+        return images[0], images[1:], solution[0], terms
 
     def step(self) -> dict[str, np.ndarray]:
         """One iteration."""
-        x, w, k = self._solve()
-        gx, ew = grad(x) - w, sym_grad(w)
+        x, w, k, (data_term, change_sq, new_sq) = self._solve_with_terms()
         thresholds = np.full(len(x), self.lam / self.rho, dtype=np.float32)
-        p = group_shrink(gx + self.u, thresholds)
-        q = group_shrink(ew + self.v, TGV_RATIO * thresholds)
-        self.u += gx - p
-        self.v += ew - q
-        primal = np.sqrt(squared_norms(gx - p, 1) + squared_norms(ew - q, 1))
-        dual = self.rho * np.sqrt(squared_norms(p - self.p, 1) + squared_norms(q - self.q, 1))
-        residual = self.data.mask * k - self.data.y
-        data_term = 0.5 * squared_norms(residual)
-        reg = group_norms(gx).sum(axis=(-2, -1)) + TGV_RATIO * group_norms(ew).sum(axis=(-2, -1))
-        change = relative_change_from_norms(squared_norms(k - self.k_prev), squared_norms(k))
-        self.x, self.w, self.p, self.q, self.k_prev = x, w, p, q, k
+        primal_sq, dual_sq, reg = tgv_kernels.splits(
+            x, w, self.p, self.q, self.u, self.v, thresholds, TGV_RATIO
+        )
+        self.x, self.w, self.k_prev = x, w, k
         return {
-            "objective": data_term + self.lam * reg.astype(np.float64),
-            "relative_change": change,
-            "primal_residual": primal,
-            "dual_residual": dual,
+            "objective": data_term + self.lam * reg,
+            "relative_change": relative_change_from_norms(change_sq, new_sq),
+            "primal_residual": np.sqrt(primal_sq),
+            "dual_residual": self.rho * np.sqrt(dual_sq),
             "rho": np.full(len(x), self.rho),
         }
 
@@ -179,7 +172,7 @@ class TGVADMM:
         """Drop finished slices from the batch."""
         self.x, self.k_prev = self.x[index], self.k_prev[index]
         self.w, self.p, self.q = self.w[:, index], self.p[:, index], self.q[:, index]
-        self.u, self.v = self.u[:, index], self.v[:, index]
+        self.u, self.v = self.u[:, index], self.v[:, index]  # fancy indexing: contiguous copies
         self.data.keep(index)
 
 
