@@ -92,3 +92,16 @@ def test_compare_without_learned_methods_does_not_import_torch(tmp_path):
         "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code"
     )
     assert "torch" not in _loaded_after(code)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_kernels_make_openmp_threads_sleep_unless_the_user_chose(given, expected):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, csmri.kernel; print(os.environ['OMP_WAIT_POLICY'])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    assert run.stdout.strip() == expected
