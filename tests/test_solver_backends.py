@@ -130,6 +130,9 @@ def test_the_column_data_term_equals_the_2d_one(shape):
     np.testing.assert_allclose(columns.gradient(columns.forward(x)),
                                plane.gradient(plane.forward(x)), atol=1e-5)
     np.testing.assert_allclose(columns.zero_filled(), plane.zero_filled(), atol=1e-6)
+    for data in (columns, plane):  # a unit gradient step is data consistency
+        k = data.forward(x)
+        np.testing.assert_allclose(data.unit_step(k), x - data.gradient(k), atol=1e-5)
     with pytest.raises(NotImplementedError):
         columns.solve(x, np.ones(2), None)
 

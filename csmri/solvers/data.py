@@ -240,6 +240,20 @@ class CartesianFast:
         kernels.masked_residual(k, self.mask, self.y, r)
         return self.backend.ifft2(r)
 
+    def unit_step(self, k: np.ndarray) -> np.ndarray:
+        """``x - grad`` for the step ``1 = 1/L``, given ``k = F x``: ``F^H((1 - M) k + y)``.
+
+        With a 0/1 mask the step replaces the sampled frequencies by the data (data
+        consistency), one pass and one inverse FFT, where ``x - gradient(k)`` needs a
+        further pass over the image.
+        """
+        r = np.empty_like(k)
+        kernels.replace_sampled(k, self.mask, self.y, r)
+        return self._inverse(r)
+
+    def _inverse(self, k: np.ndarray) -> np.ndarray:
+        return self.backend.ifft2(k)
+
     def solve(
         self, b: np.ndarray, rho: np.ndarray, gram: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -305,6 +319,9 @@ class CartesianColumns(CartesianFast):
         r = np.empty_like(k)
         kernels.masked_residual(k, self.mask, self.y, r)
         return self.backend.ifft(r, axis=-1)
+
+    def _inverse(self, k: np.ndarray) -> np.ndarray:
+        return self.backend.ifft(k, axis=-1)
 
     def solve(self, b: np.ndarray, rho: np.ndarray, gram: np.ndarray | None) -> tuple:
         """Not available: use :class:`CartesianFast` for ADMM."""

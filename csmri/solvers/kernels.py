@@ -53,6 +53,18 @@ def masked_residual(k: np.ndarray, mask: np.ndarray, y: np.ndarray, out: np.ndar
             o[j] = mr[j] * kr[j] - yr[j]
 
 
+@parallel_kernel()
+def replace_sampled(k: np.ndarray, mask: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``out = (1 - mask) * k + y``: the spectrum after a unit gradient step (``y`` is masked)."""
+    n_slices, h, w = k.shape
+    for t in nb.prange(n_slices * h):
+        s = t // h
+        i = t - s * h
+        kr, yr, mr, o = k[s, i], y[s, i], mask[i], out[s, i]
+        for j in range(w):
+            o[j] = (1 - mr[j]) * kr[j] + yr[j]
+
+
 @parallel_kernel(fastmath=_REASSOC)
 def admm_kspace_update(
     k: np.ndarray,
