@@ -24,14 +24,9 @@ import numba as nb
 import numpy as np
 
 from csmri.kernel import parallel_kernel
+from csmri.solvers.kernels import _REASSOC, _abs2
 
-_REASSOC = {"reassoc"}
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
-
-
-@nb.njit(cache=True, inline="always")
-def _abs2(v: complex) -> float:
-    return v.real * v.real + v.imag * v.imag
 
 
 @parallel_kernel(fastmath=_REASSOC)
