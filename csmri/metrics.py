@@ -23,6 +23,13 @@ def _as_volume(array: np.ndarray) -> np.ndarray:
     return array[np.newaxis] if array.ndim == 2 else array
 
 
+def _same_shape_volumes(target: np.ndarray, recon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    target, recon = _as_volume(target), _as_volume(recon)
+    if target.shape != recon.shape:
+        raise ValueError(f"target {target.shape} and reconstruction {recon.shape} differ in shape")
+    return target, recon
+
+
 def center_crop(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Crop the last two axes to ``shape`` about the centre (fastMRI's rule).
 
@@ -76,9 +83,7 @@ def psnr(target: np.ndarray, recon: np.ndarray) -> float:
     float
         PSNR over the whole volume.
     """
-    target, recon = _as_volume(target), _as_volume(recon)
-    if target.shape != recon.shape:
-        raise ValueError(f"target {target.shape} and reconstruction {recon.shape} differ in shape")
+    target, recon = _same_shape_volumes(target, recon)
     mse = np.mean((target - recon) ** 2)
     with np.errstate(divide="ignore"):  # identical images: inf, as scikit-image
         return float(10.0 * np.log10(float(target.max()) ** 2 / mse))
@@ -118,9 +123,7 @@ def ssim_per_slice(
     ndarray, shape (S,)
         Per-slice SSIM.
     """
-    target, recon = _as_volume(target), _as_volume(recon)
-    if target.shape != recon.shape:
-        raise ValueError(f"target {target.shape} and reconstruction {recon.shape} differ in shape")
+    target, recon = _same_shape_volumes(target, recon)
     if min(target.shape[-2:]) < SSIM_WINDOW:
         raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels")
     data_range = float(target.max()) if data_range is None else float(data_range)

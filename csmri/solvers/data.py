@@ -224,7 +224,7 @@ class CartesianFast:
 
     def zero_filled(self) -> np.ndarray:
         """``A^H y``: the zero-filled image."""
-        return self.backend.ifft2(self.y)
+        return self._inverse(self.y)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The spectrum ``F x`` (uncentred, unmasked)."""
@@ -238,7 +238,7 @@ class CartesianFast:
         """``F^H M (M F x - y)`` given ``k = F x``: the residual is already zero off the mask."""
         r = np.empty_like(k)
         kernels.masked_residual(k, self.mask, self.y, r)
-        return self.backend.ifft2(r)
+        return self._inverse(r)
 
     def unit_step(self, k: np.ndarray) -> np.ndarray:
         """``x - grad`` for the step ``1 = 1/L``, given ``k = F x``: ``F^H((1 - M) k + y)``.
@@ -252,6 +252,7 @@ class CartesianFast:
         return self._inverse(r)
 
     def _inverse(self, k: np.ndarray) -> np.ndarray:
+        """``F^H`` of a spectrum (the one place the subclass changes, with ``forward``)."""
         return self.backend.ifft2(k)
 
     def solve(
@@ -306,21 +307,12 @@ class CartesianColumns(CartesianFast):
         self.y = self.backend.ifft(self.y, axis=-2)
         self._k_prev = None
 
-    def zero_filled(self) -> np.ndarray:
-        """``A^H y``: the zero-filled image."""
-        return self.backend.ifft(self.y, axis=-1)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The hybrid spectrum ``F_W x`` (uncentred, unmasked)."""
         return self.backend.fft(x, axis=-1)
 
-    def gradient(self, k: np.ndarray) -> np.ndarray:
-        """``F_W^H M (M F_W x - F_H^H y)`` given ``k = F_W x``."""
-        r = np.empty_like(k)
-        kernels.masked_residual(k, self.mask, self.y, r)
-        return self.backend.ifft(r, axis=-1)
-
     def _inverse(self, k: np.ndarray) -> np.ndarray:
+        """``F_W^H``: zero-filled image, gradient and unit step follow from it."""
         return self.backend.ifft(k, axis=-1)
 
     def solve(self, b: np.ndarray, rho: np.ndarray, gram: np.ndarray | None) -> tuple:
