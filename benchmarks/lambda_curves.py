@@ -31,6 +31,7 @@ from csmri.scaling import estimate_scales
 from csmri.simulate import simulate
 
 GRID = [float(10**e) for e in np.arange(-3.0, -1.6, 0.25)]
+"""The lambda grid (quarter decades); ``--grid-start`` moves its lower end."""
 METHODS = {
     "tv": {"reg": "tv"},
     "wavelet-db4": {"reg": "wavelet", "wavelet": "db4"},
@@ -39,6 +40,7 @@ METHODS = {
     "wavelet-haar-admm": {"reg": "wavelet", "wavelet": "haar", "solver": "admm"},
     "tv+wavelet": {"reg": "tv+wavelet", "wavelet": "haar"},
     "tgv": {"reg": "tgv"},
+    "tv-reweighted": {"reg": "tv-reweighted"},
 }
 MIN_LINES = 12
 """Centre fraction: fastMRI's 0.32 / R, raised to keep at least this many centre lines."""
@@ -93,7 +95,9 @@ def image_sets() -> dict[str, np.ndarray]:
     }
 
 
-def curves(images: np.ndarray, acceleration: int, noise: float, seed: int) -> dict:
+def curves(
+    images: np.ndarray, acceleration: int, noise: float, seed: int, grid: list[float]
+) -> dict:
     """Per-image PSNR over the lambda grid for every method, and the noise in normalised units."""
     fraction = max(0.32 / acceleration, MIN_LINES / images.shape[-1])
     sim = simulate(images, acceleration, fraction, "random", seed, noise, True)
@@ -102,7 +106,7 @@ def curves(images: np.ndarray, acceleration: int, noise: float, seed: int) -> di
     for name, options in METHODS.items():
         rows = []
         start = time.perf_counter()
-        for lam in GRID:
+        for lam in grid:
             result = reconstruct(sim.kspace, sim.mask, lam=lam, max_iter=100, **options)
             rows.append(
                 [psnr(t, np.abs(r)) for t, r in zip(sim.target, result.images, strict=True)]
@@ -172,27 +176,37 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--accel", default="4,8")
     parser.add_argument("--out", type=Path, default=OUT, help="JSON to add the runs to")
+    parser.add_argument(
+        "--grid-start", type=float, default=-3.0, help="log10 of the grid's lowest lambda"
+    )
     args = parser.parse_args()
-    if args.report:  # merges every lambda_curves*.json next to OUT
-        document: dict = {"grid": GRID, "runs": {}}
+    if args.report:  # merges every lambda_curves*.json next to OUT that shares a grid
+        documents: dict[tuple, dict] = {}
         for path in sorted(OUT.parent.glob("lambda_curves*.json")):
-            for key, run in json.loads(path.read_text())["runs"].items():
+            loaded = json.loads(path.read_text())
+            grid = tuple(loaded.get("grid", GRID))
+            document = documents.setdefault(grid, {"grid": list(grid), "runs": {}})
+            for key, run in loaded["runs"].items():
                 merged = document["runs"].setdefault(key, {"methods": {}})
                 merged["methods"].update(run["methods"])
-        print(report(document))
+        for grid, document in documents.items():
+            print(f"\nGrid {', '.join(f'{g:.2g}' for g in grid)}\n\n{report(document)}")
         return
     for name in list(METHODS):
         if name not in args.methods.split(","):
             del METHODS[name]
+    grid = [float(10**e) for e in np.arange(args.grid_start, -1.6, 0.25)]
     out = args.out
-    document = json.loads(out.read_text()) if out.exists() else {"grid": GRID, "runs": {}}
+    document = json.loads(out.read_text()) if out.exists() else {"grid": grid, "runs": {}}
+    if document.get("grid", GRID) != grid:
+        raise SystemExit(f"{out} holds another lambda grid: write to a new --out")
     sets = image_sets()
     for set_name in args.sets.split(","):
         for noise in map(float, args.noise.split(",")):
             for acceleration in map(int, args.accel.split(",")):
                 start = time.perf_counter()
                 key = f"{set_name} {acceleration}x noise {noise:g}"
-                run = curves(sets[set_name], acceleration, noise, seed=0)
+                run = curves(sets[set_name], acceleration, noise, 0, grid)
                 previous = document["runs"].get(key, {"methods": {}})
                 run["methods"] = {**previous["methods"], **run["methods"]}
                 document["runs"][key] = run

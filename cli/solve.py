@@ -62,7 +62,8 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     default="tv",
     type=click.Choice(REGULARIZERS),
     show_default=True,
-    help="tv+wavelet: both terms weighted by --lam (ADMM).",
+    help="tv+wavelet: both terms weighted by --lam (ADMM). tv-reweighted: isotropic TV with "
+    "reweighted l1 weights, a log penalty that keeps edges (ADMM).",
 )
 @click.option(
     "--lam",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-SINGLE_REGULARIZERS: tuple[str, ...] = ("tv", "tv-aniso", "wavelet")
+REWEIGHTED_TV = "tv-reweighted"
+"""Isotropic TV with iteratively reweighted l1 weights (Candes, Wakin and Boyd 2008): the
+log penalty of :mod:`csmri.regularizers.reweighted`, by ADMM only."""
+
+SINGLE_REGULARIZERS: tuple[str, ...] = ("tv", "tv-aniso", "wavelet", REWEIGHTED_TV)
 """Regularisers with one term (``tv`` is isotropic TV)."""
 
 REGULARIZER_SUMS: dict[str, tuple[str, ...]] = {"tv+wavelet": ("tv", "wavelet")}
@@ -13,6 +17,9 @@ TGV = "tgv"
 """Second-order total generalised variation: its own ADMM (:mod:`csmri.solvers.tgv`),
 single-coil NumPy data only."""
 
+ADMM_ONLY: tuple[str, ...] = (*REGULARIZER_SUMS, TGV, REWEIGHTED_TV)
+"""Regularisers without a single prox that FISTA could use."""
+
 REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS, TGV)
 """Every regulariser name that :func:`csmri.reconstruct` takes."""
 
@@ -22,9 +29,11 @@ DEFAULT_LAMBDA: dict[str, float] = {
     "wavelet": 0.003,
     "tv+wavelet": 0.0015,
     "tgv": 0.003,
+    REWEIGHTED_TV: 0.001,
 }
 """Default lambda per regulariser (normalised units), from the benchmark's best lambdas (the sum:
-half of each term's, as both terms carry it)."""
+half of each term's, as both terms carry it; reweighted TV: between its calibrated 4x and 8x
+values, :data:`csmri.autolambda.CALIBRATED`)."""
 
 DEFAULT_WAVELET = "haar"
 """Orthogonal wavelet of the l1-wavelet prior, chosen by measurement (benchmarks/lambda_curves.py,
@@ -37,6 +46,7 @@ DEFAULT_SOLVER: dict[str, str] = {
     "wavelet": "fista",
     "tv+wavelet": "admm",
     "tgv": "admm",
+    REWEIGHTED_TV: "admm",
 }
 """As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
 cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT

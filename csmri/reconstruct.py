@@ -23,6 +23,7 @@ import numpy as np
 
 from csmri.arrays import is_torch
 from csmri.defaults import (
+    ADMM_ONLY,
     DEFAULT_CHUNK,
     DEFAULT_LAMBDA,
     DEFAULT_SOLVER,
@@ -90,9 +91,9 @@ def check_solver(reg: str, solver: str) -> None:
     Raises
     ------
     UsageError
-        For ``tv+wavelet`` or ``tgv`` with FISTA/ISTA.
+        For ``tv+wavelet``, ``tgv`` or ``tv-reweighted`` with FISTA/ISTA.
     """
-    if (reg in REGULARIZER_SUMS or reg == TGV) and solver != "admm":
+    if reg in ADMM_ONLY and solver != "admm":
         raise UsageError(f"{reg} has no single prox, so it is solved by ADMM only: "
                          "use solver 'admm'")
 
@@ -417,8 +418,10 @@ def reconstruct(
         ``(C, H, W)`` with coil maps.
     mask : ndarray, shape (W,) or (H, W)
         Sampling mask, nonzero where sampled.
-    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv"}
-        Isotropic TV (BART's), anisotropic TV (SigPy's) or l1 of wavelet details.
+    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv", "tv-reweighted"}
+        Isotropic TV (BART's), anisotropic TV (SigPy's), l1 of wavelet details, their
+        sum, second-order TGV, or isotropic TV with reweighted l1 weights (a log
+        penalty, :mod:`csmri.regularizers.reweighted`; ADMM only).
     lam : float, optional
         Regularisation weight in normalised units (>= 0; 0 is least squares);
         :data:`DEFAULT_LAMBDA` when omitted.

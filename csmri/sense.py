@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from csmri.defaults import DEFAULT_WAVELET
+from csmri.defaults import ADMM_ONLY, DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.fft import ifft2c
 from csmri.linop import CoilMaps
 from csmri.solvers.history import History
 
-SENSE_REGULARIZERS = ("tv", "wavelet", "tv+wavelet")
+SENSE_REGULARIZERS = ("tv", "wavelet", "tv+wavelet", "tv-reweighted")
 SENSE_SOLVERS = ("fista", "admm")
-DEFAULT_SENSE_LAMBDA = {"tv": 0.003, "wavelet": 0.003, "tv+wavelet": 0.003}
+DEFAULT_SENSE_LAMBDA = {"tv": 0.003, "wavelet": 0.003, "tv+wavelet": 0.003, "tv-reweighted": 0.003}
 
 
 @dataclass
@@ -86,12 +86,13 @@ def sense_reconstruct(
         Sampling mask.
     maps : ndarray, shape (S, C, H, W) or (C, H, W)
         Coil maps.
-    reg : {"tv", "wavelet", "tv+wavelet"}
-        Regulariser (``tv+wavelet``: both terms weighted by ``lam``, ADMM only).
+    reg : {"tv", "wavelet", "tv+wavelet", "tv-reweighted"}
+        Regulariser (``tv+wavelet``: both terms weighted by ``lam``; ``tv-reweighted``:
+        :mod:`csmri.regularizers.reweighted`; both ADMM only).
     lam : float, optional
         Weight in normalised units (:data:`DEFAULT_SENSE_LAMBDA`).
     solver : {"fista", "admm"}, optional
-        Default FISTA (cycle spinning for wavelets), ADMM for the sum.
+        Default FISTA (cycle spinning for wavelets), ADMM for the sum and reweighted TV.
     max_iter, tol
         Iterations and relative-change tolerance (0: run all).
     wavelet : str
@@ -113,7 +114,7 @@ def sense_reconstruct(
             f"unknown SENSE regulariser {reg!r}; choose {', '.join(SENSE_REGULARIZERS)}"
         )
     lam = DEFAULT_SENSE_LAMBDA[reg] if lam is None else float(lam)
-    solver = ("admm" if "+" in reg else "fista") if solver is None else solver
+    solver = ("admm" if reg in ADMM_ONLY else "fista") if solver is None else solver
     if solver not in SENSE_SOLVERS:
         raise UsageError(f"unknown SENSE solver {solver!r}; choose {', '.join(SENSE_SOLVERS)}")
     params = {"reg": reg, "lam": lam, "solver": solver, "max_iter": max_iter, "wavelet": wavelet}

@@ -109,7 +109,14 @@ def test_sense_adjoint_is_the_operator_adjoint_and_rss_the_coil_rss(rng):
 
 
 @pytest.mark.parametrize(
-    "reg,solver", [("tv", "fista"), ("wavelet", "fista"), ("tv", "admm"), ("tv+wavelet", "admm")]
+    "reg,solver",
+    [
+        ("tv", "fista"),
+        ("wavelet", "fista"),
+        ("tv", "admm"),
+        ("tv+wavelet", "admm"),
+        ("tv-reweighted", "admm"),
+    ],
 )
 def test_sense_cs_beats_the_adjoint_and_zero_filled(sim, reg, solver):
     result = sense_reconstruct(

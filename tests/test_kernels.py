@@ -78,7 +78,8 @@ def test_tv_kernels_match_numpy_definitions(dtype: type, tol: float, iso: bool) 
     # ADMM: z = shrink(D x + u), u += D x - z, TV(x) and the residuals.
     u, z = w.copy(), np.empty_like(w)
     z_expected = shrink_reference(gradient + u, thresh, iso)
-    value, primal_sq = tvk.admm_z_update(real(x), real(u), real(z), thresh, iso)
+    none = np.empty((0, 0, 0), dtype=x.real.dtype)
+    value, primal_sq = tvk.admm_z_update(real(x), real(u), real(z), thresh, iso, none, 0.0)
     np.testing.assert_allclose(z, z_expected, atol=tol)
     np.testing.assert_allclose(u, w + gradient - z_expected, atol=tol)
     np.testing.assert_allclose(value, group_norm_reference(gradient, iso), rtol=tol)
@@ -153,7 +154,8 @@ def test_kernel_results_do_not_depend_on_the_thread_count() -> None:
 
     def run() -> list[np.ndarray]:
         u, z = w.copy(), np.empty_like(w)
-        value, primal = tvk.admm_z_update(real(x), real(u), real(z), thresh, True)
+        none = np.empty((0, 0, 0), dtype=np.float32)
+        value, primal = tvk.admm_z_update(real(x), real(u), real(z), thresh, True, none, 0.0)
         return [z, u, value, primal, tvk.tv_value(real(x), False)]
 
     before = numba.get_num_threads()

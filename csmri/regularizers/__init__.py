@@ -33,6 +33,7 @@ from csmri.defaults import (
 )
 from csmri.errors import UsageError
 from csmri.regularizers import tv as _tv
+from csmri.regularizers import tv_kernels as _tv_kernels
 from csmri.regularizers.wavelet import WAVELETS, WaveletTransform, check_wavelet
 
 Array = Any
@@ -186,6 +187,16 @@ class TotalVariation(Regularizer):
             return _torch().shrink_field(w, threshold, self.isotropic)
         return _tv.shrink(w, threshold, self.isotropic)
 
+    def fused_z_update(
+        self, x: np.ndarray, u: np.ndarray, z: np.ndarray, thresholds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """ADMM's fused ``z``/``u`` update on real views (:func:`tv_kernels.admm_z_update`).
+
+        Returns ``R(x)`` and the squared primal residual per slice.
+        """
+        none = np.empty((0, 0, 0), dtype=x.dtype)
+        return _tv_kernels.admm_z_update(x, u, z, thresholds, self.isotropic, none, 0.0)
+
     def norm(self, w: Array) -> Array:
         """l2,1 (isotropic) or l1 (anisotropic) norm per slice."""
         if is_torch(w):
@@ -326,8 +337,9 @@ def make_regularizer(
 
     Parameters
     ----------
-    reg : {"tv", "tv-aniso", "wavelet"}
-        Isotropic TV, anisotropic TV or wavelet l1.
+    reg : {"tv", "tv-aniso", "wavelet", "tv-reweighted"}
+        Isotropic TV, anisotropic TV, wavelet l1 or isotropic TV with reweighted l1
+        (:mod:`csmri.regularizers.reweighted`).
     shape : tuple of int
         Image size ``(H, W)``.
     wavelet, levels, cycle_spin, slice_seeds
@@ -344,6 +356,10 @@ def make_regularizer(
         return TotalVariation(shape, True, tv_iter)
     if reg == "tv-aniso":
         return TotalVariation(shape, False, tv_iter)
+    if reg == "tv-reweighted":
+        from csmri.regularizers.reweighted import ReweightedTV
+
+        return ReweightedTV(shape)
     if reg == "wavelet":
         check_wavelet(wavelet)
         return WaveletL1(shape, wavelet, levels, cycle_spin, slice_seeds)

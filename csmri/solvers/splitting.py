@@ -89,8 +89,8 @@ class Split:
         if self._fused(x, z[0], u[0]):  # TV fields (2, S, H, W): each component a stack
             z_new = np.empty_like(z)
             thresholds = per_image_thresholds(threshold, x.shape[0], x.real.dtype)
-            value, primal_sq = _tv_kernels.admm_z_update(
-                real_view(x), real_view(u), real_view(z_new), thresholds, self.reg.isotropic
+            value, primal_sq = self.reg.fused_z_update(
+                real_view(x), real_view(u), real_view(z_new), thresholds
             )
             return z_new, u, value, primal_sq
         w = self.analysis(x)

@@ -12,7 +12,9 @@ from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
 from csmri.methods import SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 
-DEFAULT_METHODS = "zero-filled,tv-fista,tv-admm,tgv-admm,wavelet-fista,wavelet-admm,unet,unrolled"
+DEFAULT_METHODS = (
+    "zero-filled,tv-fista,tv-admm,tgv-admm,tv-reweighted-admm,wavelet-fista,wavelet-admm,unet,unrolled"
+)
 
 
 def parse_methods(
