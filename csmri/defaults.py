@@ -17,10 +17,17 @@ TGV = "tgv"
 """Second-order total generalised variation: its own ADMM (:mod:`csmri.solvers.tgv`),
 single-coil NumPy data only."""
 
-ADMM_ONLY: tuple[str, ...] = (*REGULARIZER_SUMS, TGV, REWEIGHTED_TV)
+REWEIGHTED_TGV = "tgv-reweighted"
+"""TGV with both norms replaced by the log penalty, by reweighting (:mod:`csmri.solvers.tgv`);
+as TGV, single-coil NumPy data only."""
+
+TGVS: tuple[str, ...] = (TGV, REWEIGHTED_TGV)
+"""The regularisers solved by TGV's own ADMM."""
+
+ADMM_ONLY: tuple[str, ...] = (*REGULARIZER_SUMS, *TGVS, REWEIGHTED_TV)
 """Regularisers without a single prox that FISTA could use."""
 
-REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS, TGV)
+REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS, *TGVS)
 """Every regulariser name that :func:`csmri.reconstruct` takes."""
 
 DEFAULT_LAMBDA: dict[str, float] = {
@@ -30,6 +37,7 @@ DEFAULT_LAMBDA: dict[str, float] = {
     "tv+wavelet": 0.0015,
     "tgv": 0.003,
     REWEIGHTED_TV: 0.001,
+    REWEIGHTED_TGV: 0.001,
 }
 """Default lambda per regulariser (normalised units), from the benchmark's best lambdas (the sum:
 half of each term's, as both terms carry it; reweighted TV: between its calibrated 4x and 8x
@@ -47,6 +55,7 @@ DEFAULT_SOLVER: dict[str, str] = {
     "tv+wavelet": "admm",
     "tgv": "admm",
     REWEIGHTED_TV: "admm",
+    REWEIGHTED_TGV: "admm",
 }
 """As BART's ``pics``: ADMM for TV (exact, diagonal x-update; no inner prox loop), FISTA with
 cycle spinning for wavelets.  Measured at 320x320: an ADMM-TV iteration costs about 2 FFT

@@ -115,7 +115,7 @@ class CompressedSensing:
 
     Parameters
     ----------
-    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv", "tv-reweighted"}
+    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv", "tv-reweighted", "tgv-reweighted"}
         Regulariser (``tv+wavelet``: ADMM only).
     solver : {"fista", "ista", "admm"}, optional
         Algorithm; the regulariser's default (ADMM for TV, FISTA for wavelets) when omitted.

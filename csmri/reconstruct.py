@@ -31,12 +31,14 @@ from csmri.defaults import (
     DEFAULT_WAVELET,
     REGULARIZER_SUMS,
     REGULARIZERS,
-    TGV,
+    REWEIGHTED_TGV,
+    TGVS,
 )
 from csmri.device import resolve_device, to_device
 from csmri.errors import InputError, UsageError
 from csmri.linop import Cartesian, Sense
 from csmri.regularizers import check_wavelet, make_terms
+from csmri.regularizers.reweighted import REWEIGHTS
 from csmri.scaling import estimate_scales, robust_scale
 from csmri.solvers import (
     SOLVERS,
@@ -264,7 +266,7 @@ def _solve_chunk(
     shape = (-1,) + (1,) * (host.ndim - 1)
     y = (host.astype(np.complex128) / scales.reshape(shape)).astype(np.complex64)
     op = Cartesian(mask, y.shape[-2:]) if maps is None else Sense(to_device(maps, device), mask)
-    data = least_squares(op, to_device(y, device), needs_solve=solver == "admm" or reg == TGV)
+    data = least_squares(op, to_device(y, device), needs_solve=solver == "admm" or reg in TGVS)
 
     def chunk_callback(it: int, active: np.ndarray, objective: np.ndarray, images: Any) -> None:
         if callback is not None:
@@ -272,11 +274,12 @@ def _solve_chunk(
             callback(it, indices[active], objective, images * factors)
 
     kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
-    if reg == TGV:
+    if reg in TGVS:
         if not isinstance(data, CartesianFast):
             raise UsageError("tgv runs on single-coil data with the NumPy backend only "
                              "(no coil maps, no torch device)")
-        images, histories = tgv_admm(data, float(lam), rho=rho, **kwargs)
+        reweights = REWEIGHTS if reg == REWEIGHTED_TGV else 0
+        images, histories = tgv_admm(data, float(lam), rho=rho, reweights=reweights, **kwargs)
     else:
         terms = make_terms(
             reg,
@@ -418,10 +421,10 @@ def reconstruct(
         ``(C, H, W)`` with coil maps.
     mask : ndarray, shape (W,) or (H, W)
         Sampling mask, nonzero where sampled.
-    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv", "tv-reweighted"}
+    reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv", "tv-reweighted", "tgv-reweighted"}
         Isotropic TV (BART's), anisotropic TV (SigPy's), l1 of wavelet details, their
-        sum, second-order TGV, or isotropic TV with reweighted l1 weights (a log
-        penalty, :mod:`csmri.regularizers.reweighted`; ADMM only).
+        sum, second-order TGV, or isotropic TV or TGV with reweighted l1 weights (a log
+        penalty, :mod:`csmri.regularizers.reweighted`; ADMM only; TGVs single-coil NumPy).
     lam : float, optional
         Regularisation weight in normalised units (>= 0; 0 is least squares);
         :data:`DEFAULT_LAMBDA` when omitted.

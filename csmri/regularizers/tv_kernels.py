@@ -272,11 +272,11 @@ def _weighted_shrink_factors(
 
 
 LOG_BLOCK = 16
-"""Factors multiplied before one logarithm in :func:`_row_log_penalty`."""
+"""Factors multiplied before one logarithm in :func:`row_log_penalty`."""
 
 
 @nb.njit(cache=True, inline="always")
-def _row_log_penalty(m: np.ndarray, eps: float) -> float:
+def row_log_penalty(m: np.ndarray, eps: float) -> float:
     """``eps sum_j log(1 + m_j / eps)`` in float64.
 
     One ``log`` of a float64 product per block of :data:`LOG_BLOCK` factors: a
@@ -344,7 +344,7 @@ def admm_z_update(
         ma = np.empty(w2 // 2, dtype=x.dtype)
         mb = np.empty(w2 // 2, dtype=x.dtype)
         _moduli(wv, wh, iso, ma, mb)
-        tv_rows[t] = _row_log_penalty(ma, eps) if eps > 0 else _row_norm(ma, mb, iso)
+        tv_rows[t] = row_log_penalty(ma, eps) if eps > 0 else _row_norm(ma, mb, iso)
         for q in range(w2):
             z0[q] = wv[q] + u0[q]
             z1[q] = wh[q] + u1[q]

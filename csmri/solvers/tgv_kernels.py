@@ -24,6 +24,7 @@ import numba as nb
 import numpy as np
 
 from csmri.kernel import parallel_kernel
+from csmri.regularizers.tv_kernels import row_log_penalty
 from csmri.solvers.kernels import _REASSOC, _abs2
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -39,6 +40,8 @@ def splits(
     v: np.ndarray,
     thresholds: np.ndarray,
     ratio: float,
+    weights: np.ndarray,
+    eps: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shrink ``p = S(Dx - w + u)``, ``q = S(E'w + v)``; update ``u``, ``v``; all in place.
 
@@ -56,15 +59,22 @@ def splits(
         ``lam / rho`` per slice; ``q``'s threshold is ``ratio`` times it.
     ratio : float
         ``alpha0 / alpha1``.
+    weights : ndarray of float32, shape (2, S, H, W) or (0, 0, 0, 0)
+        Per-pixel factors of the two thresholds (reweighted TGV); empty for none.
+    eps : float
+        With ``eps > 0`` the returned ``reg`` is the log penalty
+        ``L(Dx - w) + L(ratio E'w)``, ``L(z) = eps sum log(1 + |z| / eps)``
+        (:mod:`csmri.regularizers.reweighted`).
 
     Returns
     -------
     primal_sq, dual_change_sq, reg : ndarray of float64, shape (S,)
         ``||(Dx - w, E'w) - (p, q)||^2``, ``||(p, q) - (p_old, q_old)||^2`` and
-        ``||Dx - w||_{2,1} + ratio ||E'w||_{2,1}``.
+        ``||Dx - w||_{2,1} + ratio ||E'w||_{2,1}`` (or its log penalty).
     """
     n_slices, h, width = x.shape
     last = width - 1
+    weighted = weights.shape[0] > 0
     primal = np.zeros(n_slices * h)
     dual = np.zeros(n_slices * h)
     value = np.zeros(n_slices * h)
@@ -97,17 +107,30 @@ def splits(
         # Shrinkage factors and the regulariser first (reads only), then the updates:
         # short loop bodies over few arrays, which the compiler vectorises.
         f = np.empty((2, width), dtype=np.float32)
-        reg = 0.0
-        for j in range(width):
-            reg += math.sqrt(_abs2(g[0, j]) + _abs2(g[1, j]))
-            reg += ratio * math.sqrt(_abs2(g[2, j]) + _abs2(g[3, j]) + _abs2(g[4, j]))
+        for j in range(width):  # the moduli of D x - w and ratio E'w, in f until shrinkage
+            f[0, j] = math.sqrt(_abs2(g[0, j]) + _abs2(g[1, j]))
+            f[1, j] = ratio * math.sqrt(_abs2(g[2, j]) + _abs2(g[3, j]) + _abs2(g[4, j]))
+        if eps > 0:
+            reg = row_log_penalty(f[0], eps) + row_log_penalty(f[1], eps)
+        else:
+            reg = 0.0
+            for j in range(width):
+                reg += f[0, j] + f[1, j]
+        r = np.empty((2, width), dtype=np.float32)  # the thresholds of the row's pixels
+        if weighted:
+            for j in range(width):
+                r[0, j] = t1 * weights[0, s, i, j]
+                r[1, j] = t2 * weights[1, s, i, j]
+        else:
+            r[0, :] = t1
+            r[1, :] = t2
         for j in range(width):
             norm = math.sqrt(_abs2(g[0, j] + u0[j]) + _abs2(g[1, j] + u1[j]))
-            f[0, j] = 1.0 - t1 / norm if norm > t1 else 0.0
+            f[0, j] = 1.0 - r[0, j] / norm if norm > r[0, j] else 0.0
         for j in range(width):
             b0, b1, b2 = g[2, j] + v0[j], g[3, j] + v1[j], g[4, j] + v2[j]
             norm = math.sqrt(_abs2(b0) + _abs2(b1) + _abs2(b2))
-            f[1, j] = 1.0 - t2 / norm if norm > t2 else 0.0
+            f[1, j] = 1.0 - r[1, j] / norm if norm > r[1, j] else 0.0
         pr = 0.0
         du = 0.0
         for c, (split, dual_var) in enumerate(((p0, u0), (p1, u1))):
