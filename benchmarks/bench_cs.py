@@ -323,6 +323,11 @@ def main() -> None:
             "tv-reweighted",
             lambda s, lam, sc: run_csmri(s, "tv-reweighted", "admm", lam),
         ),
+        (
+            "csmri admm",
+            "tgv-reweighted",
+            lambda s, lam, sc: run_csmri(s, "tgv-reweighted", "admm", lam),
+        ),
     ]
     if have_bart:
         methods += [
@@ -345,6 +350,7 @@ def main() -> None:
         ("tv+wavelet", "admm"),
         ("tgv", "admm"),
         ("tv-reweighted", "admm"),
+        ("tgv-reweighted", "admm"),
     ):
         reconstruct(warm.kspace, warm.mask, reg=reg, solver=solver, max_iter=2)
 

@@ -6,7 +6,7 @@ Run: ``OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_learned.py [--out FILE]``
   on MNI152 and brains synthesised from it, which the leak check confirms) simulated as
   ``csmri compare`` does: smooth phase, noise 0.005, one fastMRI random mask per stack
   (4x cf 0.08, 8x cf 0.04), per seed;
-* every CS method (TV, anisotropic TV, wavelets, their sum, TGV and reweighted TV; FISTA
+* every CS method (TV, anisotropic TV, wavelets, their sum, TGV, reweighted TV and TGV; FISTA
   and ADMM; 100 iterations) at
   the lambda with the best PSNR on 3 tuning slices (``csmri compare --lam auto``); the
   other 9 slices are scored, the same slices and k-space for every method;
@@ -38,7 +38,7 @@ from learned.method import UnetMethod, UnrolledMethod
 
 SETTINGS = ((4.0, 0.08), (8.0, 0.04))
 CS_METHODS = ("tv-admm", "wavelet-fista", "tv-fista", "wavelet-admm", "tv-aniso-admm",
-              "tv+wavelet-admm", "tgv-admm", "tv-reweighted-admm")
+              "tv+wavelet-admm", "tgv-admm", "tv-reweighted-admm", "tgv-reweighted-admm")
 TUNING_SLICES = 3
 
 

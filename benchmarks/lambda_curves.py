@@ -41,6 +41,7 @@ METHODS = {
     "tv+wavelet": {"reg": "tv+wavelet", "wavelet": "haar"},
     "tgv": {"reg": "tgv"},
     "tv-reweighted": {"reg": "tv-reweighted"},
+    "tgv-reweighted": {"reg": "tgv-reweighted"},
 }
 MIN_LINES = 12
 """Centre fraction: fastMRI's 0.32 / R, raised to keep at least this many centre lines."""

@@ -63,7 +63,8 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     type=click.Choice(REGULARIZERS),
     show_default=True,
     help="tv+wavelet: both terms weighted by --lam (ADMM). tv-reweighted: isotropic TV with "
-    "reweighted l1 weights, a log penalty that keeps edges (ADMM).",
+    "reweighted l1 weights, a log penalty that keeps edges (ADMM); tgv-reweighted: the same for "
+    "TGV (single-coil).",
 )
 @click.option(
     "--lam",

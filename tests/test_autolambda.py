@@ -52,7 +52,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-@pytest.mark.parametrize("reg", ["tv", "tv-reweighted"])
+@pytest.mark.parametrize("reg", ["tv", "tv-reweighted", "tgv-reweighted"])
 def test_auto_lambda_lands_near_the_grid_optimum(name, reg):
     image, acceleration, fraction = CASES[name]
     sim = simulate(image, acceleration, fraction, "random", 5, 0.005, True)

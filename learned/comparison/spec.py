@@ -13,7 +13,8 @@ from csmri.errors import UsageError
 from csmri.methods import SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 
 DEFAULT_METHODS = (
-    "zero-filled,tv-fista,tv-admm,tgv-admm,tv-reweighted-admm,wavelet-fista,wavelet-admm,unet,unrolled"
+    "zero-filled,tv-fista,tv-admm,tgv-admm,tv-reweighted-admm,tgv-reweighted-admm,wavelet-fista,"
+    "wavelet-admm,unet,unrolled"
 )
 
 
