@@ -45,7 +45,8 @@ measured): 0.00178 at 4x, 0.001 at 8x (the grid's lower edge).  Reweighted TV
 the MNI152 slices peak at 0.001-0.00178, the phantom at 0.00316) and 0.000316 at 8x (the
 grid's lower edge; mean/max loss 0.00/0.01 dB: below 0.002 the MNI152 curves are flat to
 0.03 dB, and the phantom prefers the lowest).  Reweighted TGV (same file and grid): 0.00316
-at 4x (mean/max loss 0.02/0.06 dB) and 0.000562 at 8x (0.00/0.00 dB).  Held-out images were not measured."""
+at 4x (mean/max loss 0.02/0.06 dB) and 0.000562 at 8x (0.00/0.00 dB).  Held-out images were
+not measured."""
 
 
 def calibrated_lambda(reg: str, acceleration: float) -> float:
