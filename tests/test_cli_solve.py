@@ -29,7 +29,8 @@ def _solve(*args):
 @pytest.mark.parametrize(
     "reg,solver",
     [("tv", "admm"), ("wavelet", "fista"), ("tv-aniso", "ista"), ("wavelet", "admm"),
-     ("tv+wavelet", "admm")],
+     ("tv+wavelet", "admm"), ("tgv", "admm"), ("tv-reweighted", "admm"),
+     ("tgv-reweighted", "admm")],
 )
 def test_solve_improves_on_zero_filled_and_reports_metrics(tmp_path, kspace_file, reg, solver):
     zf = tmp_path / "zf.h5"
