@@ -155,6 +155,13 @@ def test_with_coil_maps_it_also_beats_tv_on_a_phantom():
     assert best["tv-reweighted"] > best["tv"] + 0.5
 
 
+@pytest.mark.parametrize("reg", ["tv-reweighted", "tgv-reweighted"])
+def test_a_tolerance_never_stops_before_the_last_reweighting(reg):
+    _, mask, y = small_problem()
+    result = reconstruct(y, mask, reg=reg, lam=0.01, tol=0.9, max_iter=100)
+    assert result.iterations == [75]  # converged at once, but only after the update at 75
+
+
 def test_it_needs_admm():
     _, mask, y = small_problem()
     with pytest.raises(UsageError, match="admm"):

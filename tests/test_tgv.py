@@ -221,6 +221,18 @@ def test_reweighted_tgv_beats_tgv_on_a_ramp_with_edges():
     assert best["tgv-reweighted"] > best["tgv"] + 0.5
 
 
+def test_a_tolerance_stops_tgv_at_convergence_not_at_the_zero_filled_start():
+    # The first iteration reproduces the zero-filled start exactly (no change in x):
+    # the residuals must keep it going.
+    _, kspace, mask = problem(16, 14, slices=2)
+    loose = reconstruct(kspace, mask, reg="tgv", lam=0.05, tol=2e-3, max_iter=1000)
+    full = reconstruct(kspace, mask, reg="tgv", lam=0.05, max_iter=1000)
+    assert all(5 < n < 1000 for n in loose.iterations), loose.iterations
+    assert all(h.converged for h in loose.history)
+    error = np.linalg.norm(loose.images - full.images) / np.linalg.norm(full.images)
+    assert error < 3e-2
+
+
 def test_tgv_needs_admm_and_single_coil_numpy_data():
     _, kspace, mask = problem()
     with pytest.raises(UsageError, match="admm"):

@@ -208,7 +208,13 @@ class ADMM:
         return self.owner.to_image(self.x)
 
     def converged(self, stats: dict[str, np.ndarray], tol: float) -> np.ndarray:
-        """Relative change, relative primal and relative dual residuals all below ``tol``."""
+        """Relative change, relative primal and relative dual residuals all below ``tol``.
+
+        A solve with a reweighted term does not stop before its last reweighting.
+        """
+        last = max((max(at) for at in self.reweight_at if at), default=0)
+        if self.iteration < last:
+            return np.zeros(len(self.rho), dtype=bool)
         kx = sum(s.norms(s.analysis(self.x)) ** 2 for s in self.splits)
         zz = sum(s.norms(z) ** 2 for s, z in zip(self.splits, self.z, strict=True))
         scale_p = np.maximum(np.sqrt(np.maximum(kx, zz)), 1e-30)

@@ -199,8 +199,21 @@ class TGVADMM:
         return self.x
 
     def converged(self, stats: dict[str, np.ndarray], tol: float) -> np.ndarray:
-        """Relative change of ``x`` below ``tol``."""
-        return stats["relative_change"] < tol
+        """Relative change of ``x`` and relative primal and dual residuals all below ``tol``.
+
+        The residuals are relative to ``||(p, q)||`` and ``rho ||(u, v)||``; the change alone
+        is not enough, since the first iteration reproduces the zero-filled start exactly.
+        A reweighted solve does not stop before its last reweighting.
+        """
+        if self.reweight_at and self.iteration < max(self.reweight_at):
+            return np.zeros(len(self.x), dtype=bool)
+        split = np.sqrt(_slice_squares(self.p) + _slice_squares(self.q))
+        dual = self.rho * np.sqrt(_slice_squares(self.u) + _slice_squares(self.v))
+        return (
+            (stats["relative_change"] < tol)
+            & (stats["primal_residual"] < tol * np.maximum(split, 1e-30))
+            & (stats["dual_residual"] < tol * np.maximum(dual, 1e-30))
+        )
 
     def keep(self, index: np.ndarray) -> None:
         """Drop finished slices from the batch."""
@@ -210,6 +223,11 @@ class TGVADMM:
         if self.weights.size:
             self.weights = self.weights[:, index]
         self.data.keep(index)
+
+
+def _slice_squares(field: np.ndarray) -> np.ndarray:
+    """``sum |field|^2`` per slice of a ``(components, S, H, W)`` field (float64)."""
+    return np.sum(field.real.astype(np.float64) ** 2 + field.imag**2, axis=(0, 2, 3))
 
 
 def default_tgv_rho(lam: float) -> float:
