@@ -50,6 +50,7 @@ import numpy as np
 from csmri.arrays import is_torch
 from csmri.errors import UsageError
 from csmri.regularizers import Regularizer, WaveletL1
+from csmri.regularizers.reweighted import ReweightedTV
 from csmri.solvers.data import CartesianFast, LeastSquares
 from csmri.solvers.history import History, relative_change_from_norms
 from csmri.solvers.norms import squared_norms, to_numpy
@@ -117,9 +118,10 @@ class ADMM:
         self.splits, self.owner = make_splits(terms)
         # Iterations at which a reweighted term replaces its weights from the current x.
         self.reweight_at = [
-            s.reg.schedule(max_iter) if hasattr(s.reg, "schedule") else set() for s in self.splits
+            s.reg.schedule(max_iter) if isinstance(s.reg, ReweightedTV) else set()
+            for s in self.splits
         ]
-        self.adaptive = adaptive and not any(s.reg.name == "tv-reweighted" for s in self.splits)
+        self.adaptive = adaptive and not any(self.reweight_at)
         first = self.splits[0]
         self.rho = np.full(
             data.y.shape[0], default_rho(first.reg, first.lam) if rho is None else float(rho)
