@@ -93,7 +93,7 @@ def check_solver(reg: str, solver: str) -> None:
     Raises
     ------
     UsageError
-        For ``tv+wavelet``, ``tgv`` or ``tv-reweighted`` with FISTA/ISTA.
+        For a regulariser of :data:`csmri.defaults.ADMM_ONLY` with FISTA/ISTA.
     """
     if reg in ADMM_ONLY and solver != "admm":
         raise UsageError(f"{reg} has no single prox, so it is solved by ADMM only: "

@@ -37,6 +37,7 @@ from csmri.regularizers.tv import gradient as grad
 from csmri.solvers import tgv_kernels
 from csmri.solvers.data import CartesianFast
 from csmri.solvers.history import History, relative_change_from_norms
+from csmri.solvers.norms import squared_norms
 from csmri.solvers.runner import Callback, run
 
 TGV_RATIO = 2.0
@@ -207,8 +208,8 @@ class TGVADMM:
         """
         if self.reweight_at and self.iteration < max(self.reweight_at):
             return np.zeros(len(self.x), dtype=bool)
-        split = np.sqrt(_slice_squares(self.p) + _slice_squares(self.q))
-        dual = self.rho * np.sqrt(_slice_squares(self.u) + _slice_squares(self.v))
+        split = np.sqrt(squared_norms(self.p, 1) + squared_norms(self.q, 1))
+        dual = self.rho * np.sqrt(squared_norms(self.u, 1) + squared_norms(self.v, 1))
         return (
             (stats["relative_change"] < tol)
             & (stats["primal_residual"] < tol * np.maximum(split, 1e-30))
@@ -223,11 +224,6 @@ class TGVADMM:
         if self.weights.size:
             self.weights = self.weights[:, index]
         self.data.keep(index)
-
-
-def _slice_squares(field: np.ndarray) -> np.ndarray:
-    """``sum |field|^2`` per slice of a ``(components, S, H, W)`` field (float64)."""
-    return np.sum(field.real.astype(np.float64) ** 2 + field.imag**2, axis=(0, 2, 3))
 
 
 def default_tgv_rho(lam: float) -> float:
