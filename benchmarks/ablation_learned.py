@@ -44,7 +44,7 @@ RECIPE = {
 }
 TRAIN = """
 import json, sys, torch
-from learned.train import TrainConfig, train
+from learned.training.train import TrainConfig, train
 torch.set_num_threads(1)
 options = json.loads(sys.argv[1])
 print(train(TrainConfig(**options)).summary())
@@ -73,8 +73,8 @@ def score(models: dict[str, Path]) -> dict[tuple[str, float], list[float]]:
     """PSNR per (variant, acceleration) on the held-out Colin27 cases."""
     import torch
 
-    from csmri.data import load_sample
-    from csmri.methods import ZeroFilled
+    from csmri.app.methods import ZeroFilled
+    from csmri.io.images import load_sample
     from learned.comparison import cases_from_images, run_comparison
     from learned.method import UnetMethod
 

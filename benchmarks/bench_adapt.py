@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csmri.data import load_sample, shepp_logan
+from csmri.io.images import load_sample, shepp_logan
 from csmri.metrics import psnr
-from csmri.simulate import simulate
+from csmri.mri.simulate import simulate
 from learned.adapt import AdaptConfig, adapt_model
-from learned.checkpoint import load_model
 from learned.infer import reconstruct, reconstruct_unrolled, shipped_weights_path
-from learned.unrolled import UnrolledNet
+from learned.models.checkpoint import load_model
+from learned.models.unrolled import UnrolledNet
 
 SETTINGS = ((4.0, 0.08), (8.0, 0.04))
 TUNE_SLICES = (2, 8)

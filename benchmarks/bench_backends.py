@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def make_case(size: int, slices: int = 1, coils: int = 1):
     """Simulated k-space ``(S, H, W)`` or ``(S, C, H, W)``, mask, maps (or None) and target."""
-    from csmri.data import load_sample
-    from csmri.simulate import simulate
+    from csmri.io.images import load_sample
+    from csmri.mri.simulate import simulate
 
     image = load_sample()[5]
     if size >= max(image.shape):
@@ -50,7 +50,7 @@ def make_case(size: int, slices: int = 1, coils: int = 1):
     kspace = np.repeat(sim.kspace.astype(np.complex64), slices, axis=0)
     if coils == 1:
         return kspace, sim.mask, None, sim.target
-    from csmri.fft import fft2c, ifft2c
+    from csmri.mri.fft import fft2c, ifft2c
 
     yy, xx = np.mgrid[:size, :size] / size
     angles = np.linspace(0, 2 * np.pi, coils, endpoint=False)
@@ -82,7 +82,7 @@ def fft_pair_ms(size: int) -> float:
 
 def solve(kspace, mask, maps, reg: str, solver: str, iters: int, device: str | None):
     """One reconstruction; ``device`` None is NumPy, else torch on that device."""
-    from csmri.reconstruct import reconstruct
+    from csmri.app.reconstruct import reconstruct
 
     kwargs = {} if maps is None else {"maps": maps}
     data = kspace

@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.bart import bart_executable, bart_pics
-from csmri.data import load_sample
-from csmri.kspace_io import KspaceData, write_fastmri_h5
+from csmri.app.bart import bart_executable, bart_pics
+from csmri.app.reconstruct import reconstruct
+from csmri.io.images import load_sample
+from csmri.io.kspace import KspaceData, write_fastmri_h5
 from csmri.metrics import evaluate, psnr
-from csmri.reconstruct import reconstruct
-from csmri.simulate import simulate
+from csmri.mri.simulate import simulate
 
 ITERS = 100
 CSMRI_LAMS = {"tv": (0.003, 0.005, 0.01), "wavelet": (0.002, 0.003, 0.005)}

@@ -35,13 +35,13 @@ from collections.abc import Callable
 import numpy as np
 import scipy.fft
 
-from csmri.autolambda import auto_lambda
+from csmri.app.autolambda import auto_lambda
+from csmri.app.bart import bart_executable, bart_pics
+from csmri.app.reconstruct import reconstruct
 from csmri.backend import get_backend
-from csmri.bart import bart_executable, bart_pics
-from csmri.data import load_sample
-from csmri.fft import fft2c, ifft2c
-from csmri.reconstruct import reconstruct
-from csmri.simulate import simulate
+from csmri.io.images import load_sample
+from csmri.mri.fft import fft2c, ifft2c
+from csmri.mri.simulate import simulate
 
 try:
     from csmri.metrics import psnr, ssim

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csmri.data import load_sample
-from csmri.methods import CompressedSensing, ZeroFilled
-from csmri.reconstruct import DEFAULT_LAMBDA
+from csmri.app.methods import CompressedSensing, ZeroFilled
+from csmri.app.reconstruct import DEFAULT_LAMBDA
+from csmri.io.images import load_sample
 from learned.comparison import cases_from_images, run_comparison
 from learned.comparison.report import summarise
 from learned.method import UnetMethod, UnrolledMethod

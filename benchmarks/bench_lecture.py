@@ -14,7 +14,7 @@ that ``scripts/train_shipped_model.sh`` extracts from the nilearn wheel). A few 
 slices form the tuning split (learning-rate choice). Validation: the embedded Colin27
 sample (12 axial slices), a different subject that no model here trains on.
 
-Every run trains the project's :class:`learned.unet.NormUnet` on the same pre-simulated
+Every run trains the project's :class:`learned.models.unet.NormUnet` on the same pre-simulated
 pool of training patches (R=4 random masks, smooth phase, noise), shuffled by the run's
 seed, which also seeds the initialisation; the validation PSNR is measured at fixed
 points of the run. Studies:
@@ -24,7 +24,7 @@ points of the run. Studies:
   batch sizes 1, 4 and 16 with the same number of training examples.
 
 Output: ``OUT.json`` (settings, every run's curve) and ``OUT.md`` (tables and verdicts
-from :func:`learned.lecture.summarise`).
+from :func:`learned.training.lecture.summarise`).
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csmri.atomic import atomic_path
-from csmri.data import load_sample
-from csmri.fft import ifft2c
+from csmri.io.atomic import atomic_path
+from csmri.io.images import load_sample
 from csmri.metrics import psnr
-from learned.dataset import (
+from csmri.mri.fft import ifft2c
+from learned.data.dataset import (
     SimulationConfig,
     is_colin27,
     load_slices,
@@ -54,9 +54,9 @@ from learned.dataset import (
     validation_items,
 )
 from learned.evaluate import predict
-from learned.lecture import markdown, summarise
-from learned.train import TrainConfig, compute_loss, make_optimizer
-from learned.unet import NormUnet, UNetConfig
+from learned.models.unet import NormUnet, UNetConfig
+from learned.training.lecture import markdown, summarise
+from learned.training.train import TrainConfig, compute_loss, make_optimizer
 
 FULL = {
     "chans": 8, "depth": 3, "patch": 32, "samples": 768, "evaluations": 6, "seeds": 3,
@@ -161,7 +161,7 @@ def mean_psnr(model: NormUnet, items: list) -> float:
     ----------
     model : NormUnet
         Network (put in eval mode here and back afterwards).
-    items : list of learned.dataset.ValidationItem
+    items : list of learned.data.dataset.ValidationItem
         Examples.
 
     Returns

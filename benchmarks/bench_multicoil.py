@@ -4,11 +4,11 @@ Usage::
 
     python benchmarks/bench_multicoil.py [--quick] [--out benchmarks/RESULTS_multicoil.md]
 
-Quality: 8- and 16-coil simulations (``csmri.coil_sim``: birdcage maps, noise 0.005)
+Quality: 8- and 16-coil simulations (``csmri.mri.coil_sim``: birdcage maps, noise 0.005)
 of the embedded sample slice ``load_sample()[5]`` cropped to even 216 x 180 (BART's
 FFT centring equals ours only for even sizes), fastMRI random column masks at 4x
 and 8x with centre fraction 0.08.  Each tool computes its own ESPIRiT maps
-(``csmri.espirit`` with kernel 6 / calibration 24 / crop 0.8; ``bart ecalib -m1``),
+(``csmri.mri.espirit`` with kernel 6 / calibration 24 / crop 0.8; ``bart ecalib -m1``),
 then SENSE-TV, SENSE-wavelet and csmri's SENSE reweighted TV (against BART's TV) with 100
 iterations over a lambda grid; the best PSNR of each is reported.  Lambdas are comparable:
 both tools get k-space divided by csmri's data scale (BART through ``-w``), so the best
@@ -38,16 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.cfl import read_cfl, write_cfl
-from csmri.coil_sim import simulate_multicoil
-from csmri.data import load_sample
-from csmri.espirit import espirit
-from csmri.masks import make_mask
+from csmri.app.scaling import robust_scale
+from csmri.app.sense import sense_adjoint, sense_reconstruct
+from csmri.io.cfl import read_cfl, write_cfl
+from csmri.io.images import load_sample
+from csmri.io.multicoil import bart_to_coil_stack, coil_stack_to_bart, read_multicoil
 from csmri.metrics import psnr, ssim
-from csmri.multicoil import compress_coils
-from csmri.multicoil_io import bart_to_coil_stack, coil_stack_to_bart, read_multicoil
-from csmri.scaling import robust_scale
-from csmri.sense import sense_adjoint, sense_reconstruct
+from csmri.mri.coil_sim import simulate_multicoil
+from csmri.mri.coils import compress_coils
+from csmri.mri.espirit import espirit
+from csmri.mri.masks import make_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "data" / "sigpy_cartesian_ksp.npy"
@@ -193,10 +193,10 @@ def speed(rounds: int, folder: Path) -> dict:
 MEMORY_SCRIPT = """
 import resource, sys, numpy as np, torch
 torch.set_num_threads(1)
-from csmri.coil_sim import simulate_multicoil
-from csmri.data import shepp_logan
-from csmri.espirit import espirit
-from csmri.sense import sense_reconstruct
+from csmri.mri.coil_sim import simulate_multicoil
+from csmri.io.images import shepp_logan
+from csmri.mri.espirit import espirit
+from csmri.app.sense import sense_reconstruct
 data = simulate_multicoil(shepp_logan(320), 16, 4, 0.08, seed=0)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 maps = espirit(data.kspace, data.mask).numpy()

@@ -34,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from csmri.batch import expand_inputs, plan_jobs  # noqa: E402
-from csmri.cluster import connect, run_batch  # noqa: E402
-from csmri.methods import CompressedSensing, ZeroFilled  # noqa: E402
+from csmri.app.batch import expand_inputs, plan_jobs  # noqa: E402
+from csmri.app.cluster import connect, run_batch  # noqa: E402
+from csmri.app.methods import CompressedSensing, ZeroFilled  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
@@ -159,7 +159,7 @@ def bench_train(args, folder: Path) -> dict:
             [sys.executable, "-m", "torch.distributed.run", "--standalone",
              "--nproc_per_node", "2", "-m", "cli.main"], {"OMP_NUM_THREADS": "1"}),
     }
-    from learned.checkpoint import load_model
+    from learned.models.checkpoint import load_model
 
     times: dict[str, list[float]] = {}
     failures: list[str] = []

@@ -22,13 +22,13 @@ import time
 import numpy as np
 import torch
 
-from csmri.data import load_sample, shepp_logan
-from csmri.fft import ifft2c
+from csmri.io.images import load_sample, shepp_logan
 from csmri.metrics import psnr, ssim
-from csmri.simulate import simulate
-from learned.checkpoint import load_model
-from learned.consistency import DC_MODES
+from csmri.mri.fft import ifft2c
+from csmri.mri.simulate import simulate
 from learned.infer import load_shipped_model, reconstruct
+from learned.models.checkpoint import load_model
+from learned.models.consistency import DC_MODES
 
 SETTINGS = ((4.0, 0.08), (8.0, 0.04))
 LAMBDAS = (0.0005, 0.001, 0.002, 0.005, 0.01)
@@ -78,7 +78,7 @@ def speed(model, lines: list[str]) -> None:
 
 def best_cs(sim, reg: str) -> tuple[float, float, float]:
     """Lambda tuned (grid, then refined by sqrt 2) on a few slices, then run on all."""
-    from csmri.reconstruct import reconstruct as cs
+    from csmri.app.reconstruct import reconstruct as cs
 
     tune = [i for i in TUNE_SLICES if i < sim.kspace.shape[0]] or [0]
     scores = {}

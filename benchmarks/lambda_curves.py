@@ -1,6 +1,6 @@
 """PSNR against lambda for csmri's regularisers on image sets that differ from the sample.
 
-Used to calibrate :mod:`csmri.autolambda` and to choose the default wavelet by
+Used to calibrate :mod:`csmri.app.autolambda` and to choose the default wavelet by
 measurement.  The *calibration* set never includes the embedded Colin27 sample (the
 benchmark's subject): MNI152 2009a T1 slices in three orientations (from nilearn's
 package data) and Shepp-Logan phantoms.  The *evaluation* set holds the benchmark's
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.data import load_sample, shepp_logan
+from csmri.app.reconstruct import reconstruct
+from csmri.app.scaling import estimate_scales
+from csmri.io.images import load_sample, shepp_logan
 from csmri.metrics import psnr
-from csmri.reconstruct import reconstruct
-from csmri.scaling import estimate_scales
-from csmri.simulate import simulate
+from csmri.mri.simulate import simulate
 
 GRID = [float(10**e) for e in np.arange(-3.0, -1.6, 0.25)]
 """The lambda grid (quarter decades); ``--grid-start`` moves its lower end."""

@@ -1,4 +1,4 @@
-"""Options and output of ``csmri solve`` over many inputs (the work is :mod:`csmri.cluster`)."""
+"""Options and output of ``csmri solve`` over many inputs (the work is :mod:`csmri.app.cluster`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from csmri.batch import expand_inputs, plan_jobs
-from csmri.batch import is_batch as is_batch
-from csmri.data import parse_slices
+from csmri.app.batch import expand_inputs, plan_jobs
+from csmri.app.batch import is_batch as is_batch
+from csmri.app.methods import ReconMethod
 from csmri.errors import UsageError
-from csmri.methods import ReconMethod
+from csmri.io.images import parse_slices
 
 
 def scheduler_options(default: str, what: str):
@@ -67,7 +67,7 @@ def run_batch_command(
     slices_per_task: int,
 ) -> None:
     """Reconstruct many inputs into ``outdir``; one line per failure, then a summary."""
-    from csmri.cluster import run_batch
+    from csmri.app.cluster import run_batch
 
     if png:
         raise UsageError("--png is for a single input; many inputs write .h5 files only")

@@ -11,10 +11,10 @@ import click
 
 from cli.batch import scheduler_options
 from cli.options import NON_NEGATIVE, FiniteFloat, adapt_option
+from csmri.app.methods import SOLVERS
 from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
-from csmri.methods import SOLVERS
-from csmri.multicoil_io import is_multicoil
+from csmri.io.multicoil import is_multicoil
 from learned.comparison.spec import DEFAULT_METHODS
 
 FORMATS = ("table", "md", "csv", "json")
@@ -148,8 +148,8 @@ def compare(
     multi-coil, BART .cfl with coils, ISMRMRD) are compared with SENSE methods
     (tv-fista, wavelet-fista, ..., sense-adjoint, zero-filled RSS, unet on the RSS).
     """
-    from csmri.autolambda import calibrated_lambda
-    from csmri.cluster import case_executor
+    from csmri.app.autolambda import calibrated_lambda
+    from csmri.app.cluster import case_executor
     from learned.comparison import plots, report, run_comparison
     from learned.comparison.cases import build_cases, default_center_fraction
     from learned.comparison.provenance import run_config, run_notes
@@ -285,7 +285,7 @@ def compare(
 
 def write_results(output_dir: Path, writers: dict[str, Callable[[Path], object]]) -> None:
     """Write each ``name`` of ``writers`` into ``output_dir`` atomically; say so on stderr."""
-    from csmri.atomic import atomic_path
+    from csmri.io.atomic import atomic_path
 
     output_dir.mkdir(exist_ok=True)
     for name, write in writers.items():

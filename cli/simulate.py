@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from cli.options import ACCELERATION, FRACTION, NON_NEGATIVE, overwrite_option
-from csmri.atomic import atomic_path, check_output_path
-from csmri.data import load_sample, parse_slices, read_images, select_slices
 from csmri.errors import InputError, UsageError
-from csmri.kspace_io import KspaceData, write_fastmri_h5
-from csmri.masks import MASK_TYPES
-from csmri.simulate import simulate as simulate_kspace
+from csmri.io.atomic import atomic_path, check_output_path
+from csmri.io.images import load_sample, parse_slices, read_images, select_slices
+from csmri.io.kspace import KspaceData, write_fastmri_h5
+from csmri.mri.masks import MASK_TYPES
+from csmri.mri.simulate import simulate as simulate_kspace
 
 
 @click.command()
@@ -135,8 +135,8 @@ def simulate_coils(
     image,
 ) -> str:
     """Write a simulated multi-coil file; returns the summary line."""
-    from csmri.coil_sim import simulate_multicoil
-    from csmri.multicoil_io import matrix_header, write_multicoil_h5
+    from csmri.io.multicoil import matrix_header, write_multicoil_h5
+    from csmri.mri.coil_sim import simulate_multicoil
 
     try:
         data = simulate_multicoil(

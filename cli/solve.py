@@ -12,20 +12,20 @@ from tqdm import tqdm
 from cli.batch import batch_options, is_batch, run_batch_command
 from cli.options import NON_NEGATIVE, adapt_option, overwrite_option
 from cli.solve_multicoil import maps_option_check, solve_multicoil
-from csmri.atomic import atomic_path, check_output_path
-from csmri.data import parse_slices, select_slices
-from csmri.defaults import DEFAULT_WAVELET, REGULARIZERS
-from csmri.errors import UsageError
-from csmri.kspace_io import read_kspace, write_reconstruction
-from csmri.methods import (
+from csmri.app.methods import (
     SOLVERS,
     CompressedSensing,
     ReconMethod,
     ZeroFilled,
     run_stack,
 )
-from csmri.multicoil_io import is_multicoil
-from csmri.sense import SENSE_REGULARIZERS
+from csmri.app.sense import SENSE_REGULARIZERS
+from csmri.defaults import DEFAULT_WAVELET, REGULARIZERS
+from csmri.errors import UsageError
+from csmri.io.atomic import atomic_path, check_output_path
+from csmri.io.images import parse_slices, select_slices
+from csmri.io.kspace import read_kspace, write_reconstruction
+from csmri.io.multicoil import is_multicoil
 
 OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
 
@@ -71,7 +71,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     default=None,
     type=NON_NEGATIVE,
     help="Regularisation weight in normalised units (default: chosen automatically from the "
-    "realised acceleration, see csmri.autolambda; the choice is printed).",
+    "realised acceleration, see csmri.app.autolambda; the choice is printed).",
 )
 @click.option(
     "--solver",
@@ -172,7 +172,7 @@ def solve(
     if is_batch(inputs, output):
         method_ = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
         if method == "cs" and lam is None:
-            from csmri.autolambda import AutoLambdaMethod
+            from csmri.app.autolambda import AutoLambdaMethod
 
             method_ = AutoLambdaMethod(method_)
         run_batch_command(inputs, output, method_, slices, png, overwrite, **batch)
@@ -218,7 +218,7 @@ def solve(
     kspace = select_slices(data.kspace, selection, input_path)
     lam_note = ""
     if method == "cs" and lam is None:
-        from csmri.autolambda import auto_lambda
+        from csmri.app.autolambda import auto_lambda
 
         choice = auto_lambda(kspace, data.mask, reg)
         lam, lam_note = choice.lam, f", lambda {choice.lam:.3g} (auto: {choice.rule})"
@@ -229,7 +229,7 @@ def solve(
     if target is not None and hasattr(recon_method, "leaks"):
         leaked = recon_method.leaks(target)
         if leaked:
-            from learned.manifest import leak_warning
+            from learned.data.manifest import leak_warning
 
             click.secho(leak_warning(recon_method.source, leaked, len(target)), err=True,
                         fg="red", bold=True)
@@ -250,7 +250,7 @@ def solve(
     with atomic_path(output) as temp:
         write_reconstruction(temp, images, attrs)
     if png:
-        from csmri.figures import save_montage
+        from csmri.app.figures import save_montage
 
         with atomic_path(png_path) as temp:
             save_montage(temp, images, f"{recon_method.name}: {input_path.name}")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from csmri.atomic import atomic_path, check_output_path
-from csmri.data import select_slices
 from csmri.device import resolve_device
-from csmri.kspace_io import write_reconstruction
+from csmri.io.atomic import atomic_path, check_output_path
+from csmri.io.images import select_slices
+from csmri.io.kspace import write_reconstruction
+from csmri.io.multicoil import read_maps, read_multicoil, write_maps
 from csmri.metrics import score_line
-from csmri.multicoil import MAP_MODES, MulticoilMethod, compress_coils, estimate_maps
-from csmri.multicoil_io import read_maps, read_multicoil, write_maps
+from csmri.mri.coils import MAP_MODES, MulticoilMethod, compress_coils, estimate_maps
 
 
 def solve_multicoil(

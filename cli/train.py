@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.options import FRACTION, FiniteFloat, overwrite_option
-from csmri.atomic import check_output_path
+from csmri.io.atomic import check_output_path
 
 NORMS = ("group", "instance", "batch", "layer", "none")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -127,8 +127,8 @@ def train(output: Path, overwrite: bool, resume: Path | None, **options: object)
     Training and validation are split by subject, never by slice; the model file records
     the training manifest (volumes, sha256, slice ranges, slice hashes, augmentations).
     """
-    from learned.train import TrainConfig
-    from learned.train import train as train_model
+    from learned.training.train import TrainConfig
+    from learned.training.train import train as train_model
 
     check_output_path(output, overwrite or resume is not None)
     config = TrainConfig.from_cli(output=output, resume=resume, **options)

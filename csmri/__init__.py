@@ -9,7 +9,7 @@ operators), ``solvers``,
 ``import csmri`` is light (no SciPy, Numba or torch): :func:`reconstruct`, and with it
 the Numba kernels from their on-disk cache, is imported on first use
 (:mod:`csmri.lazy`); ``csmri.reconstruct`` is always the function, even after
-``from csmri.reconstruct import ...`` has imported the module of the same name.
+``from csmri.app.reconstruct import ...`` has imported the module of the same name.
 """
 
 from __future__ import annotations
@@ -25,4 +25,4 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = ["__version__", "reconstruct"]
 
-lazy_exports(__name__, {"reconstruct": "csmri.reconstruct"})
+lazy_exports(__name__, {"reconstruct": "csmri.app.reconstruct"})

@@ -41,7 +41,7 @@ DEFAULT_LAMBDA: dict[str, float] = {
 }
 """Default lambda per regulariser (normalised units), from the benchmark's best lambdas (the sum:
 half of each term's, as both terms carry it; reweighted TV: between its calibrated 4x and 8x
-values, :data:`csmri.autolambda.CALIBRATED`)."""
+values, :data:`csmri.app.autolambda.CALIBRATED`)."""
 
 DEFAULT_WAVELET = "haar"
 """Orthogonal wavelet of the l1-wavelet prior, chosen by measurement (benchmarks/lambda_curves.py,

@@ -4,7 +4,7 @@ Public API: :func:`reconstruct` (U-Net), :func:`reconstruct_unrolled`,
 :func:`load_shipped_model`, :func:`load_model`, :func:`save_model`, :func:`train` with
 :class:`TrainConfig`; test-time adaptation (``adapt_steps=``, :func:`adapt_model`).
 Every model file carries its training manifest
-(:mod:`learned.manifest`).  Imports ``csmri``; ``csmri`` never imports this package.
+(:mod:`learned.data.manifest`).  Imports ``csmri``; ``csmri`` never imports this package.
 
 ``import learned`` is light: the public names are imported on first use
 (:mod:`csmri.lazy`), so torch loads only when a learned method is used.
@@ -22,19 +22,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _EXPORTS = {
     "AdaptConfig": "learned.adapt",
     "adapt_model": "learned.adapt",
-    "load_model": "learned.checkpoint",
-    "save_model": "learned.checkpoint",
+    "load_model": "learned.models.checkpoint",
+    "save_model": "learned.models.checkpoint",
     "load_shipped_model": "learned.infer",
     "reconstruct": "learned.infer",
     "reconstruct_unrolled": "learned.infer",
     "shipped_weights_path": "learned.infer",
-    "TrainConfig": "learned.train",
-    "TrainResult": "learned.train",
-    "train": "learned.train",
-    "NormUnet": "learned.unet",
-    "UNetConfig": "learned.unet",
-    "UnrolledConfig": "learned.unrolled",
-    "UnrolledNet": "learned.unrolled",
+    "TrainConfig": "learned.training.train",
+    "TrainResult": "learned.training.train",
+    "train": "learned.training.train",
+    "NormUnet": "learned.models.unet",
+    "UNetConfig": "learned.models.unet",
+    "UnrolledConfig": "learned.models.unrolled",
+    "UnrolledNet": "learned.models.unrolled",
 }
 
 __all__ = sorted(_EXPORTS)

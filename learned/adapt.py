@@ -35,9 +35,9 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError, UsageError
-from learned.consistency import centre_block
-from learned.unet import NormUnet
-from learned.unrolled import UnrolledNet
+from learned.models.consistency import centre_block
+from learned.models.unet import NormUnet
+from learned.models.unrolled import UnrolledNet
 
 MAX_STEPS = 2000  # more than this is a typo: at ~0.2 s per step it would be minutes per slice
 

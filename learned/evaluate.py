@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from csmri.fft import ifft2c
 from csmri.metrics import psnr, ssim
-from learned.consistency import DC_MODES, data_consistency
-from learned.unet import NormUnet
+from csmri.mri.fft import ifft2c
+from learned.models.consistency import DC_MODES, data_consistency
+from learned.models.unet import NormUnet
 
 
 @torch.inference_mode()
@@ -32,7 +32,7 @@ def predict(
     device : str or torch.device
         Where to compute.
     dc_modes : tuple of str
-        Modes of :func:`learned.consistency.data_consistency` to return.
+        Modes of :func:`learned.models.consistency.data_consistency` to return.
 
     Returns
     -------
@@ -61,7 +61,7 @@ def evaluate_items(
     ----------
     model : NormUnet
         Network.
-    items : list of learned.dataset.ValidationItem
+    items : list of learned.data.dataset.ValidationItem
         Examples.
     device : str or torch.device
         Where to compute.

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError
-from csmri.fft import ifft2c
-from learned.checkpoint import load_model
-from learned.consistency import DC_MODES, data_consistency
-from learned.unet import NormUnet
-from learned.unrolled import UnrolledNet
+from csmri.mri.fft import ifft2c
+from learned.models.checkpoint import load_model
+from learned.models.consistency import DC_MODES, data_consistency
+from learned.models.unet import NormUnet
+from learned.models.unrolled import UnrolledNet
 
 SHIPPED_WEIGHTS = "unet_small.safetensors"
 SHIPPED = {

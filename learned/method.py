@@ -1,4 +1,4 @@
-"""The learned models as :class:`csmri.methods.ReconMethod`, and their leak check.
+"""The learned models as :class:`csmri.app.methods.ReconMethod`, and their leak check.
 
 ``solve`` and ``compare`` treat them as CS; the training manifest of each is checked
 against the slices being scored.
@@ -12,15 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.app.methods import MethodResult
 from csmri.errors import UsageError
-from csmri.methods import MethodResult
 from learned.adapt import AdaptConfig, check_steps, reconstruct_adapted
-from learned.checkpoint import load_model
+from learned.data.manifest import leak_warning, leaked_slices
 from learned.infer import load_shipped_model, reconstruct, reconstruct_unrolled
-from learned.manifest import leak_warning, leaked_slices
-from learned.train import resolve_device
-from learned.unet import NormUnet
-from learned.unrolled import UnrolledNet
+from learned.models.checkpoint import load_model
+from learned.models.unet import NormUnet
+from learned.models.unrolled import UnrolledNet
+from learned.training.train import resolve_device
 
 
 @dataclass
@@ -142,7 +142,7 @@ class UnetMethod:
         Returns
         -------
         list of int
-            Leaked slices (see :func:`learned.manifest.leaked_slices`).
+            Leaked slices (see :func:`learned.data.manifest.leaked_slices`).
         """
         return leaked_slices(self.manifest, images) if self.manifest else []
 

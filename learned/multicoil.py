@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.fft import fft2c
-from csmri.methods import MethodResult
-from csmri.sense import rss_zero_filled
+from csmri.app.methods import MethodResult
+from csmri.app.sense import rss_zero_filled
+from csmri.mri.fft import fft2c
 
 
 def unet_on_rss(kspace: np.ndarray, model: Path | None = None, device: str = "cpu") -> MethodResult:
@@ -36,9 +36,9 @@ def unet_on_rss(kspace: np.ndarray, model: Path | None = None, device: str = "cp
     MethodResult
         Images in the units of the RSS image.
     """
-    from learned.checkpoint import load_model
     from learned.infer import load_shipped_model, reconstruct
-    from learned.train import resolve_device
+    from learned.models.checkpoint import load_model
+    from learned.training.train import resolve_device
 
     device = str(resolve_device(device))
     loaded = load_shipped_model(device) if model is None else load_model(model, device)

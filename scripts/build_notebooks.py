@@ -35,11 +35,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         (
             "code",
             """\
-from csmri.data import load_sample
-from csmri.fft import fft2c, ifft2c
-from csmri.masks import make_mask
-from csmri.simulate import simulate
-from csmri.baseline import zero_filled
+from csmri.io.images import load_sample
+from csmri.mri.fft import fft2c, ifft2c
+from csmri.mri.masks import make_mask
+from csmri.mri.simulate import simulate
+from csmri.mri.baseline import zero_filled
 from csmri.metrics import psnr, ssim
 
 image = load_sample()[6]
@@ -113,9 +113,9 @@ for fraction in fractions:
             """\
 import time
 import csmri
-from csmri.data import load_sample
-from csmri.simulate import simulate
-from csmri.baseline import zero_filled
+from csmri.io.images import load_sample
+from csmri.mri.simulate import simulate
+from csmri.mri.baseline import zero_filled
 from csmri.metrics import psnr, ssim
 
 sim = simulate(load_sample()[6:7], acceleration=4, center_fraction=0.08, seed=0, noise=0.005)
@@ -185,9 +185,9 @@ print("best lambda", lams[int(np.argmax(scores))])""",
             """\
 from learned.comparison import cases_from_images, run_comparison
 from learned.comparison import report, plots
-from csmri.data import load_sample, shepp_logan
-from csmri.methods import CompressedSensing, ZeroFilled
-from csmri.reconstruct import DEFAULT_LAMBDA
+from csmri.io.images import load_sample, shepp_logan
+from csmri.app.methods import CompressedSensing, ZeroFilled
+from csmri.app.reconstruct import DEFAULT_LAMBDA
 from learned.method import UnetMethod
 
 iters = 20 if QUICK else 100
@@ -237,7 +237,8 @@ print(report.format_text(report.summarise(result)))""",
             "batch sizes 1, 4 and 16; 3 seeds each) and validates on the embedded Colin27 "
             "slices, a subject none of the runs trains on. This notebook reads its JSON, "
             "plots the curves with mean ± std bands over seeds, and prints the verdicts that "
-            "`learned.lecture.summarise` computes from the numbers with `csmri.verdict`. "
+            "`learned.training.lecture.summarise` computes from the numbers with "
+            "`csmri.app.verdict`. "
             "No verdict below is written by hand.\n\n"
             "Re-run the benchmark (about 45 min on 2 cores) with "
             "`OMP_NUM_THREADS=1 python benchmarks/bench_lecture.py --data MNI152.nii.gz "
@@ -251,7 +252,7 @@ print(report.format_text(report.summarise(result)))""",
 import json
 from pathlib import Path
 import learned
-from learned.lecture import OPTIMIZER_NAMES, best_rates, norm_label, summarise
+from learned.training.lecture import OPTIMIZER_NAMES, best_rates, norm_label, summarise
 
 RESULTS = Path(os.environ.get("CSMRI_LECTURE_RESULTS", Path(learned.__file__).parents[1]
                               / "benchmarks" / "RESULTS_lecture.json"))

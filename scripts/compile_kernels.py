@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
-from csmri.data import shepp_logan
-from csmri.reconstruct import reconstruct
-from csmri.simulate import simulate
+from csmri.app.reconstruct import reconstruct
+from csmri.io.images import shepp_logan
+from csmri.mri.simulate import simulate
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from csmri.data import COLIN27_PATH, SAMPLE_AXIAL_SLICES, colin27_axial
+from csmri.io.images import COLIN27_PATH, SAMPLE_AXIAL_SLICES, colin27_axial
 
 OUT = Path(__file__).resolve().parents[1] / "csmri" / "sample" / "colin27_axial.npz"
 

@@ -7,7 +7,7 @@
 # the nilearn 0.14.1 wheel (installed without dependencies if missing).  40 % of the
 # training examples are real MNI152 T1 slices (all three axes), 60 % are brains
 # synthesised from its tissue maps with SynthSeg-style domain randomisation
-# (learned/synth.py).  No Colin27: Colin27 is the held-out test subject (the embedded
+# (learned/data/synth.py).  No Colin27: Colin27 is the held-out test subject (the embedded
 # sample).  The training manifest (sha256 of every volume, slice ranges, slice hashes,
 # augmentations) is stored in the model's metadata.
 # Environment: PYTHON (default .venv/bin/python), RUN_DIR (default build/shipped_unet),
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from learned.train import TrainConfig, train
+from learned.training.train import TrainConfig, train
 
 threads = int(os.environ["THREADS"])
 torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from learned.train import TrainConfig, train
+from learned.training.train import TrainConfig, train
 
 threads = int(os.environ["THREADS"])
 torch.set_num_threads(threads)

@@ -8,11 +8,11 @@ import torch
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.data import load_sample, shepp_logan
 from csmri.errors import InputError, UsageError
-from csmri.fft import fft2c
-from csmri.masks import random_mask
-from csmri.simulate import simulate
+from csmri.io.images import load_sample, shepp_logan
+from csmri.mri.fft import fft2c
+from csmri.mri.masks import random_mask
+from csmri.mri.simulate import simulate
 from learned.adapt import (
     MAX_STEPS,
     AdaptConfig,
@@ -21,12 +21,12 @@ from learned.adapt import (
     centre_units,
     holdout_set,
 )
-from learned.checkpoint import load_model, save_model
+from learned.data.manifest import build_manifest
 from learned.infer import reconstruct, reconstruct_unrolled, shipped_weights_path
-from learned.manifest import build_manifest
 from learned.method import UnetMethod
-from learned.unet import NormUnet, UNetConfig
-from learned.unrolled import UnrolledConfig, UnrolledNet
+from learned.models.checkpoint import load_model, save_model
+from learned.models.unet import NormUnet, UNetConfig
+from learned.models.unrolled import UnrolledConfig, UnrolledNet
 
 SIZE = 32
 
@@ -222,7 +222,7 @@ def test_multi_coil_loss_ignores_other_samples() -> None:
 
 
 def _image(kspace: np.ndarray) -> np.ndarray:
-    from csmri.fft import ifft2c
+    from csmri.mri.fft import ifft2c
 
     return ifft2c(kspace).astype(np.complex64)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from csmri.fft import fft2c
+from csmri.app.reconstruct import reconstruct
 from csmri.linop import Cartesian
 from csmri.metrics import psnr
-from csmri.reconstruct import reconstruct
+from csmri.mri.fft import fft2c
 from csmri.regularizers import WaveletL1
 from csmri.solvers import admm, fista, least_squares
 from csmri.solvers.splitting import SpunWaveletSplit

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmri.atomic import atomic_path, check_output_path
-from csmri.cfl import read_cfl, write_cfl
-from csmri.data import load_sample
 from csmri.errors import InputError, UsageError
-from csmri.kspace_io import KspaceData, write_fastmri_h5
-from csmri.simulate import simulate
+from csmri.io.atomic import atomic_path, check_output_path
+from csmri.io.cfl import read_cfl, write_cfl
+from csmri.io.images import load_sample
+from csmri.io.kspace import KspaceData, write_fastmri_h5
+from csmri.mri.simulate import simulate
 
 CSMRI_SCRIPT = Path(sys.executable).with_name("csmri")
 

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.autolambda import STATED_DISTANCE_DB, auto_lambda, calibrated_lambda
-from csmri.data import shepp_logan
-from csmri.kspace_io import read_kspace
+from csmri.app.autolambda import STATED_DISTANCE_DB, auto_lambda, calibrated_lambda
+from csmri.app.reconstruct import reconstruct
+from csmri.io.images import shepp_logan
+from csmri.io.kspace import read_kspace
 from csmri.metrics import psnr
-from csmri.reconstruct import reconstruct
-from csmri.simulate import simulate
+from csmri.mri.simulate import simulate
 
 GRID = [float(10**e) for e in np.arange(-3.5, -1.49, 0.25)]
 

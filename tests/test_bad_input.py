@@ -25,9 +25,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.cfl import write_cfl
-from csmri.data import shepp_logan
-from csmri.simulate import simulate
+from csmri.io.cfl import write_cfl
+from csmri.io.images import shepp_logan
+from csmri.mri.simulate import simulate
 
 CSMRI_SCRIPT = Path(sys.executable).with_name("csmri")
 HAVE_UNET_METHOD = importlib.util.find_spec("learned.method") is not None
@@ -188,10 +188,10 @@ def foreign_model(d: Path) -> Path:
 
 def tiny_model(kind: str, manifest: bool = True) -> Callable[[Path], Path]:
     def make(d: Path) -> Path:
-        from learned.checkpoint import save_model
-        from learned.manifest import build_manifest
-        from learned.unet import NormUnet, UNetConfig
-        from learned.unrolled import UnrolledConfig, UnrolledNet
+        from learned.data.manifest import build_manifest
+        from learned.models.checkpoint import save_model
+        from learned.models.unet import NormUnet, UNetConfig
+        from learned.models.unrolled import UnrolledConfig, UnrolledNet
 
         model = (NormUnet(UNetConfig(chans=4, depth=2)) if kind == "unet"
                  else UnrolledNet(UnrolledConfig(cascades=1, chans=4, depth=2)))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csmri.bart import bart_executable, bart_pics
-from csmri.data import load_sample
-from csmri.fft import fft2c
+from csmri.app.bart import bart_executable, bart_pics
+from csmri.app.reconstruct import reconstruct
+from csmri.io.images import load_sample
 from csmri.linop import Cartesian
 from csmri.metrics import psnr
-from csmri.reconstruct import reconstruct
+from csmri.mri.fft import fft2c
+from csmri.mri.simulate import simulate
 from csmri.regularizers.tv import tv_norm
-from csmri.simulate import simulate
 from csmri.solvers import least_squares
 
 pytestmark = [

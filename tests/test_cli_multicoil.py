@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.cfl import write_cfl
-from csmri.coil_sim import simulate_multicoil
-from csmri.data import shepp_logan
-from csmri.ismrmrd_io import write_ismrmrd
-from csmri.multicoil_io import coil_stack_to_bart, read_maps, read_multicoil
+from csmri.io.cfl import write_cfl
+from csmri.io.images import shepp_logan
+from csmri.io.ismrmrd import write_ismrmrd
+from csmri.io.multicoil import coil_stack_to_bart, read_maps, read_multicoil
+from csmri.mri.coil_sim import simulate_multicoil
 
 REAL = Path(__file__).parent / "data" / "sigpy_cartesian_ksp.npy"
 

@@ -3,9 +3,9 @@ import numpy as np
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.data import load_sample
-from csmri.kspace_io import read_kspace
-from csmri.simulate import simulate
+from csmri.io.images import load_sample
+from csmri.io.kspace import read_kspace
+from csmri.mri.simulate import simulate
 
 
 def test_simulate_writes_fastmri_single_coil_layout(tmp_path):

@@ -4,8 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.cfl import read_cfl
-from csmri.kspace_io import KspaceData, read_kspace, write_kspace
+from csmri.io.cfl import read_cfl
+from csmri.io.kspace import KspaceData, read_kspace, write_kspace
 from csmri.metrics import psnr
 
 
@@ -89,7 +89,7 @@ def test_solve_with_the_shipped_unet_beats_zero_filling(tmp_path, kspace_file):
 
 
 def test_train_command_writes_a_model_that_solve_can_use(tmp_path, kspace_file):
-    from csmri.data import load_sample
+    from csmri.io.images import load_sample
 
     folder = tmp_path / "images"
     folder.mkdir()

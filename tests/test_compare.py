@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.data import load_sample
-from csmri.methods import MethodResult, ZeroFilled
+from csmri.app.methods import MethodResult, ZeroFilled
+from csmri.io.images import load_sample
 from csmri.metrics import psnr
 from learned.comparison import cases_from_images, run_comparison
 from learned.comparison.cases import split_slices
@@ -51,8 +51,8 @@ def test_compare_writes_all_files_with_finite_numbers_consistent_with_metrics(tm
         assert all(np.isfinite(row[k]) for k in ("nmse", "psnr", "ssim", "seconds"))
     assert {"versions", "machine", "seed"} <= set(document["config"])
     # the zero-filled rows agree with the metrics module on an independent simulation
-    from csmri.baseline import zero_filled
-    from csmri.simulate import simulate
+    from csmri.mri.baseline import zero_filled
+    from csmri.mri.simulate import simulate
 
     sim = simulate(images, 4, 0.08, "random", 0, 0.005, True)
     expected = psnr(sim.target[1], np.abs(zero_filled(sim.kspace, sim.mask))[1])
@@ -222,9 +222,9 @@ def test_a_single_image_is_tuned_on_an_independent_realisation_never_scored():
 
 
 def test_one_measured_slice_falls_back_to_the_default_lambda_and_says_so():
-    from csmri.kspace_io import KspaceData
-    from csmri.methods import CompressedSensing
-    from csmri.simulate import simulate
+    from csmri.app.methods import CompressedSensing
+    from csmri.io.kspace import KspaceData
+    from csmri.mri.simulate import simulate
     from learned.comparison import cases_from_kspace_file
 
     sim = simulate(load_sample()[5:6, 60:124, 60:124], 4, 0.16, "random", 0, 0.005, True)

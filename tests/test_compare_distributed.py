@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.data import load_sample
-from csmri.methods import CompressedSensing, ZeroFilled
+from csmri.app.methods import CompressedSensing, ZeroFilled
+from csmri.io.images import load_sample
 from learned.comparison import cases_from_images, run_comparison
 
 TIMING = {"seconds"}

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.data import load_sample
+from csmri.io.images import load_sample
 from learned.comparison.verdict import family_verdicts, format_footer
 
 FAMILIES = {"unet": "learned", "tv-fista": "CS", "wavelet-fista": "CS", "zero-filled": None}

@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from cli.main import csmri
-from learned.checkpoint import load_model
-from learned.distributed import Ranks
+from learned.models.checkpoint import load_model
+from learned.training.distributed import Ranks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ def test_two_gloo_processes_give_the_weights_of_one(images, tmp_path):
 
 RESUME_SCRIPT = """
 import sys
-from learned.train import TrainConfig, train
+from learned.training.train import TrainConfig, train
 data, output, epochs, resume = sys.argv[1:]
 train(TrainConfig(data=[data], output=output, epochs=int(epochs), steps_per_epoch=3,
                   batch_size=4, chans=4, depth=2, patch=0, lr=1e-2, val_fraction=0.25,
@@ -100,7 +100,7 @@ def test_a_two_process_run_resumes_in_one_process(images, tmp_path):
 
 
 def test_shards_draw_the_examples_of_the_global_batch(images):
-    from learned.dataset import SimulationConfig, load_slices, training_batch
+    from learned.data.dataset import SimulationConfig, load_slices, training_batch
 
     slices = load_slices([str(images)]).images
     batch, sim = np.array([5, 1, 6, 2]), SimulationConfig()

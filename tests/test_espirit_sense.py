@@ -6,14 +6,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from csmri.coil_sim import birdcage_maps, coil_noise_covariance, simulate_multicoil
-from csmri.data import shepp_logan
+from csmri.app.sense import rss_zero_filled, sense_adjoint, sense_reconstruct
 from csmri.errors import InputError
-from csmri.espirit import calibration_region, espirit, lowres_maps
+from csmri.io.images import shepp_logan
 from csmri.linop import Sense
 from csmri.metrics import psnr
-from csmri.multicoil import compress_coils
-from csmri.sense import rss_zero_filled, sense_adjoint, sense_reconstruct
+from csmri.mri.coil_sim import birdcage_maps, coil_noise_covariance, simulate_multicoil
+from csmri.mri.coils import compress_coils
+from csmri.mri.espirit import calibration_region, espirit, lowres_maps
 from tests.conftest import random_complex
 
 
@@ -156,8 +156,8 @@ def _bart(*args):
 
 @pytest.mark.skipif(shutil.which("bart") is None, reason="BART is not installed")
 def test_sense_with_csmri_maps_within_02_db_of_bart_ecalib_maps(tmp_path):
-    from csmri.cfl import read_cfl, write_cfl
-    from csmri.multicoil_io import bart_to_coil_stack, coil_stack_to_bart
+    from csmri.io.cfl import read_cfl, write_cfl
+    from csmri.io.multicoil import bart_to_coil_stack, coil_stack_to_bart
 
     data = simulate_multicoil(
         shepp_logan(96), coils=8, acceleration=4, center_fraction=0.25, seed=5, noise=0.002

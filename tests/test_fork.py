@@ -7,9 +7,9 @@ import multiprocessing
 import numpy as np
 import pytest
 
-from csmri.data import shepp_logan
-from csmri.reconstruct import reconstruct
-from csmri.simulate import simulate
+from csmri.app.reconstruct import reconstruct
+from csmri.io.images import shepp_logan
+from csmri.mri.simulate import simulate
 
 SIM = simulate(shepp_logan(32)[None], 4, 0.08, seed=0)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import random_complex
 
-from csmri.fft import fft2c, ifft2c
+from csmri.mri.fft import fft2c, ifft2c
 
 
 def numpy_reference_fft2c(x: np.ndarray) -> np.ndarray:

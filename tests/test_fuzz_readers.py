@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csmri.cfl import stack_to_bart, write_cfl
-from csmri.data import read_images
 from csmri.errors import InputError
-from csmri.kspace_io import KspaceData, read_kspace, write_fastmri_h5
+from csmri.io.cfl import stack_to_bart, write_cfl
+from csmri.io.images import read_images
+from csmri.io.kspace import KspaceData, read_kspace, write_fastmri_h5
 
 FUZZ = settings(
     max_examples=int(os.environ.get("CSMRI_FUZZ_EXAMPLES", "60")),  # raise it for a deep run

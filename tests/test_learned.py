@@ -11,9 +11,18 @@ import pytest
 import torch
 
 from csmri.errors import InputError
-from csmri.fft import fft2c
-from csmri.simulate import simulate
-from learned.checkpoint import (
+from csmri.mri.fft import fft2c
+from csmri.mri.simulate import simulate
+from learned.data.dataset import (
+    SimulationConfig,
+    colin27_policy,
+    load_slices,
+    parse_source,
+    training_batch,
+)
+from learned.data.manifest import build_manifest
+from learned.infer import reconstruct
+from learned.models.checkpoint import (
     load_model,
     load_optimizer,
     load_tensors,
@@ -21,18 +30,9 @@ from learned.checkpoint import (
     save_optimizer,
     save_tensors,
 )
-from learned.consistency import DC_MODES, centre_block, data_consistency, replace_columns
-from learned.dataset import (
-    SimulationConfig,
-    colin27_policy,
-    load_slices,
-    parse_source,
-    training_batch,
-)
-from learned.infer import reconstruct
-from learned.manifest import build_manifest
-from learned.train import TrainConfig, compute_loss, train
-from learned.unet import NORMS, NormUnet, UNetConfig
+from learned.models.consistency import DC_MODES, centre_block, data_consistency, replace_columns
+from learned.models.unet import NORMS, NormUnet, UNetConfig
+from learned.training.train import TrainConfig, compute_loss, train
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,8 @@ from click.testing import CliRunner
 
 from cli.main import csmri
 from csmri.errors import InputError, UsageError
-from learned.checkpoint import load_model, load_tensors, save_model, save_tensors
-from learned.dataset import load_slices
-from learned.manifest import (
+from learned.data.dataset import load_slices
+from learned.data.manifest import (
     build_manifest,
     check_manifest,
     index_ranges,
@@ -22,8 +21,9 @@ from learned.manifest import (
     split_subjects,
     subject_of,
 )
-from learned.train import TrainConfig, train
-from learned.unet import NormUnet, UNetConfig
+from learned.models.checkpoint import load_model, load_tensors, save_model, save_tensors
+from learned.models.unet import NormUnet, UNetConfig
+from learned.training.train import TrainConfig, train
 
 
 @pytest.fixture(autouse=True)
@@ -161,7 +161,7 @@ def test_cli_refuses_a_training_set_whose_subjects_all_fall_in_validation(tmp_pa
 
 
 def test_synthesised_brains_are_seeded_and_vary() -> None:
-    from learned.synth import Synthesizer, TissueMaps
+    from learned.data.synth import Synthesizer, TissueMaps
 
     synth = Synthesizer(TissueMaps.from_mni152())
     a = synth.draw(np.random.default_rng(5))
@@ -204,10 +204,10 @@ def test_compare_and_solve_warn_and_mark_a_leaked_slice(tmp_path) -> None:
 
 @pytest.mark.parametrize("kind", ["unet", "unrolled"])
 def test_shipped_models_never_saw_the_sample_and_beat_zero_filling(kind: str) -> None:
-    from csmri.data import load_sample
-    from csmri.fft import ifft2c
+    from csmri.io.images import load_sample
     from csmri.metrics import psnr
-    from csmri.simulate import simulate
+    from csmri.mri.fft import ifft2c
+    from csmri.mri.simulate import simulate
     from learned.infer import reconstruct, reconstruct_unrolled, shipped_weights_path
 
     path = shipped_weights_path(kind)

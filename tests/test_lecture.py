@@ -1,4 +1,5 @@
-"""Computed verdicts (csmri.verdict), their use on benchmark runs (learned.lecture), the
+"""Computed verdicts (csmri.app.verdict), their use on benchmark runs
+(learned.training.lecture), the
 selectable group size of the U-Net's GroupNorm, and the lecture benchmark's quick mode."""
 
 import importlib.util
@@ -9,10 +10,17 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from csmri.data import shepp_logan
-from csmri.verdict import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, best_of, claim_verdict, compare
-from learned.lecture import best_rates, markdown, summarise, time_to_target
-from learned.unet import NormUnet, UNetConfig, make_norm
+from csmri.app.verdict import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    best_of,
+    claim_verdict,
+    compare,
+)
+from csmri.io.images import shepp_logan
+from learned.models.unet import NormUnet, UNetConfig, make_norm
+from learned.training.lecture import best_rates, markdown, summarise, time_to_target
 
 ROOT = Path(__file__).parents[1]
 

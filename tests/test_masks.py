@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmri.masks import equispaced_mask, make_mask, random_mask
+from csmri.mri.masks import equispaced_mask, make_mask, random_mask
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "fastmri_masks.json").read_text())
 

@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from csmri.cfl import write_cfl
 from csmri.errors import InputError
-from csmri.ismrmrd_io import write_ismrmrd
-from csmri.multicoil_io import (
+from csmri.io.cfl import write_cfl
+from csmri.io.ismrmrd import write_ismrmrd
+from csmri.io.multicoil import (
     MulticoilData,
     coil_stack_to_bart,
     is_multicoil,

@@ -7,17 +7,17 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from csmri.coil_sim import simulate_multicoil
-from csmri.data import shepp_logan
+from csmri.app.reconstruct import reconstruct
+from csmri.app.sense import sense_reconstruct
 from csmri.errors import UsageError
+from csmri.io.images import shepp_logan
 from csmri.linop import Cartesian
 from csmri.metrics import psnr
-from csmri.reconstruct import reconstruct
+from csmri.mri.coil_sim import simulate_multicoil
+from csmri.mri.simulate import simulate
 from csmri.regularizers import TotalVariation, make_terms
 from csmri.regularizers.reweighted import ReweightedTV
 from csmri.regularizers.tv import real_view
-from csmri.sense import sense_reconstruct
-from csmri.simulate import simulate
 from csmri.solvers import admm, least_squares
 
 

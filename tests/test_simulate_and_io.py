@@ -2,13 +2,13 @@ import h5py
 import numpy as np
 import pytest
 
-from csmri.baseline import zero_filled
-from csmri.cfl import read_cfl, write_cfl
-from csmri.data import load_sample, read_images, shepp_logan
 from csmri.errors import InputError
-from csmri.fft import fft2c
-from csmri.kspace_io import KspaceData, read_kspace, write_kspace
-from csmri.simulate import simulate
+from csmri.io.cfl import read_cfl, write_cfl
+from csmri.io.images import load_sample, read_images, shepp_logan
+from csmri.io.kspace import KspaceData, read_kspace, write_kspace
+from csmri.mri.baseline import zero_filled
+from csmri.mri.fft import fft2c
+from csmri.mri.simulate import simulate
 
 
 @pytest.fixture(scope="module")

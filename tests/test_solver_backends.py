@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from csmri.fft import fft2c
+from csmri.app.reconstruct import reconstruct
 from csmri.linop import Cartesian, Sense
-from csmri.reconstruct import reconstruct
+from csmri.mri.fft import fft2c
 from csmri.regularizers import TotalVariation, WaveletL1
 from csmri.solvers import (
     CartesianColumns,

@@ -3,9 +3,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from csmri.data import shepp_logan
-from csmri.reconstruct import reconstruct, reconstruct_iter
-from csmri.simulate import simulate
+from csmri.app.reconstruct import reconstruct, reconstruct_iter
+from csmri.io.images import shepp_logan
+from csmri.mri.simulate import simulate
 
 
 def _stack(slices: int, size: int = 48) -> tuple[np.ndarray, np.ndarray]:

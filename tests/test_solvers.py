@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from csmri.app.reconstruct import reconstruct, reconstruct_iter
 from csmri.errors import InputError, SolverError, UsageError
-from csmri.fft import fft2c, ifft2c
 from csmri.linop import Cartesian
-from csmri.reconstruct import reconstruct, reconstruct_iter
+from csmri.mri.fft import fft2c, ifft2c
 from csmri.regularizers import Regularizer, make_regularizer
 from csmri.solvers import least_squares, proximal_gradient
 

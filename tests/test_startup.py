@@ -48,9 +48,9 @@ def test_listed_short_help_matches_the_command(name):
 def test_lazy_names_survive_importing_their_modules():
     code = (
         "import csmri, learned\n"
-        "from csmri.reconstruct import DEFAULT_LAMBDA\n"
-        "import learned.train\n"
-        "assert csmri.reconstruct.__module__ == 'csmri.reconstruct'\n"
+        "from csmri.app.reconstruct import DEFAULT_LAMBDA\n"
+        "import learned.training.train\n"
+        "assert csmri.reconstruct.__module__ == 'csmri.app.reconstruct'\n"
         "assert callable(learned.train) and learned.train.__name__ == 'train'\n"
         "assert 'reconstruct' in dir(csmri)"
     )
@@ -81,7 +81,7 @@ def test_solve_with_cs_does_not_import_torch(tmp_path):
 def test_compare_without_learned_methods_does_not_import_torch(tmp_path):
     import numpy as np
 
-    from csmri.data import load_sample
+    from csmri.io.images import load_sample
 
     path = tmp_path / "one.npy"
     np.save(path, load_sample()[5, 60:124, 60:124])

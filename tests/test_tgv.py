@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
+from csmri.app.reconstruct import reconstruct
 from csmri.errors import UsageError
-from csmri.fft import fft2c
 from csmri.metrics import psnr
-from csmri.reconstruct import reconstruct
+from csmri.mri.fft import fft2c
 from csmri.regularizers.tv import divergence_adjoint as grad_adjoint
 from csmri.solvers import CartesianFast
 from csmri.solvers.tgv import (

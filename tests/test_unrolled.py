@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from cli.main import csmri
 from csmri.errors import InputError
 from csmri.linop import Cartesian, Sense
-from csmri.masks import make_mask
-from learned.checkpoint import load_model, save_model
+from csmri.mri.masks import make_mask
+from learned.data.manifest import build_manifest
 from learned.infer import reconstruct_unrolled
-from learned.manifest import build_manifest
-from learned.unet import NORMS, NormUnet, UNetConfig
-from learned.unrolled import UnrolledConfig, UnrolledNet
+from learned.models.checkpoint import load_model, save_model
+from learned.models.unet import NORMS, NormUnet, UNetConfig
+from learned.models.unrolled import UnrolledConfig, UnrolledNet
 
 
 @pytest.fixture(autouse=True)
@@ -206,7 +206,7 @@ def test_phase_reference_makes_the_network_blind_to_a_global_phase() -> None:
 
 
 def test_old_unrolled_files_load_without_the_phase_reference(tmp_path) -> None:
-    from learned.checkpoint import load_tensors, save_tensors
+    from learned.models.checkpoint import load_tensors, save_tensors
 
     model = tiny()
     path = tmp_path / "old.safetensors"

@@ -14,7 +14,7 @@ solve costs what plain TV costs; each reweighting continues from the current spl
 variables.  ``L`` is not convex: the result depends on the start (the TV solution part
 of the way) and there is no certificate of a global optimum.
 
-``eps`` is in normalised units (the image's robust maximum is about 1, :mod:`csmri.scaling`).
+``eps`` is in normalised units (the image's robust maximum is about 1, :mod:`csmri.app.scaling`).
 Measured with 100 ADMM iterations and two reweightings (at 50 and 75) against plain TV,
 each at its best lambda, on images other than the embedded sample
 (``benchmarks/lambda_curves_rw.json``: 3 MNI152 slices, the Shepp-Logan phantom and

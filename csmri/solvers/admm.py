@@ -28,7 +28,7 @@ cases at 4x and 8x, lambda 0.001 and 0.003); 100 fixed-rho iterations matched th
 of 1000 balanced ones to 1%.
 
 Choice of rho: the data are normalised so that the image's robust maximum is
-about 1 (:mod:`csmri.scaling`), and the data term has curvature 1 on sampled
+about 1 (:mod:`csmri.app.scaling`), and the data term has curvature 1 on sampled
 frequencies, so the default starting value is ``rho = 1`` for wavelets (0.1 when
 cycle-spun, :data:`SPUN_WAVELET_RHO`) and
 ``rho = 10 * lam`` (clipped to ``[1e-3, 1]``) for TV (TV's ``D^H D`` has norm 8, and

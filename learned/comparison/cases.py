@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from csmri.errors import InputError
-from csmri.kspace_io import KspaceData
-from csmri.simulate import simulate
+from csmri.io.kspace import KspaceData
+from csmri.mri.simulate import simulate
 
 MIN_CENTER_LINES = 10
 """Fewer fully sampled centre columns than this make a CS comparison meaningless: the image's
@@ -191,7 +191,7 @@ def cases_from_images(
     seed : int
         Seeds mask, phase and noise (the same phase and noise for every acceleration).
     noise : float
-        Relative noise level, as in :func:`csmri.simulate.simulate`.
+        Relative noise level, as in :func:`csmri.mri.simulate.simulate`.
     num_tuning : int
         Tuning slices per case (0: lambda is fixed).  When the stack has no more slices
         than this, every slice is scored and lambda is tuned on an independent second
@@ -278,7 +278,7 @@ def cases_from_kspace_file(name: str, data: KspaceData, num_tuning: int) -> list
         note = (
             f"measured k-space with {count} slice(s), none to spare and nothing to re-simulate: "
             "lambda NOT tuned; each CS method uses the calibrated default lambda for its "
-            f"regulariser at {realised:.1f}x (csmri.autolambda)."
+            f"regulariser at {realised:.1f}x (csmri.app.autolambda)."
         )
     elif num_tuning:
         note = f"lambda tuned per method on {len(tuning)} slice(s) that are never scored."
@@ -343,8 +343,8 @@ def build_cases(
     list of Case
         One per image input and acceleration, one per k-space file.
     """
-    from csmri.data import load_sample, parse_slices, read_images, select_slices
-    from csmri.kspace_io import read_kspace
+    from csmri.io.images import load_sample, parse_slices, read_images, select_slices
+    from csmri.io.kspace import read_kspace
 
     selection = parse_slices(slices)
     plan = (accelerations, center_fractions, mask_type, seed, noise, num_tuning)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from csmri.methods import ReconMethod
+from csmri.app.methods import ReconMethod
 from learned.comparison.cases import Case
 from learned.comparison.runner import ComparisonResult, Progress, _compare_case
 

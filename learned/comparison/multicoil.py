@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.app.sense import rss_zero_filled
 from csmri.errors import InputError
-from csmri.masks import make_mask
+from csmri.io.multicoil import MulticoilData, read_multicoil
 from csmri.metrics import center_crop, evaluate
-from csmri.multicoil import MulticoilMethod, estimate_maps
-from csmri.multicoil_io import MulticoilData, read_multicoil
-from csmri.sense import rss_zero_filled
+from csmri.mri.coils import MulticoilMethod, estimate_maps
+from csmri.mri.masks import make_mask
 
 
 @dataclass
@@ -185,8 +185,8 @@ def parse_methods(spec: str, lam: float | None, iters: int) -> tuple[list[Multic
     tuple
         The methods and whether ``unet`` was asked for.
     """
+    from csmri.app.sense import SENSE_REGULARIZERS, SENSE_SOLVERS
     from csmri.errors import UsageError
-    from csmri.sense import SENSE_REGULARIZERS, SENSE_SOLVERS
 
     methods, unet = [], False
     for name in [part.strip() for part in spec.split(",") if part.strip()]:

@@ -7,7 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
-from csmri.fft import fft_workers
+from csmri.mri.fft import fft_workers
 from learned.comparison.cases import Case
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from csmri.methods import ReconMethod
+from csmri.app.methods import ReconMethod
 from csmri.metrics import center_crop, nmse, psnr, ssim
 from learned.comparison.cases import Case, kspace_digest
 from learned.comparison.tuning import tune_lambda

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from csmri.app.methods import SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
-from csmri.methods import SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
 
 DEFAULT_METHODS = (
     "zero-filled,tv-fista,tv-admm,tgv-admm,tv-reweighted-admm,tgv-reweighted-admm,wavelet-fista,"
@@ -32,7 +32,7 @@ def parse_methods(
     ----------
     spec : str
         Names: ``zero-filled``, ``REG-SOLVER`` (REG in :data:`csmri.defaults.REGULARIZERS`,
-        SOLVER in :data:`csmri.methods.SOLVERS`) or a key of ``factories``.
+        SOLVER in :data:`csmri.app.methods.SOLVERS`) or a key of ``factories``.
     lam : float or None
         Fixed lambda for every CS method; None takes ``default_lambda(reg)`` (a starting
         value that tuning may replace).
@@ -57,7 +57,7 @@ def parse_methods(
     """
     factories = factories or {}
     if default_lambda is None:
-        from csmri.reconstruct import DEFAULT_LAMBDA
+        from csmri.app.reconstruct import DEFAULT_LAMBDA
 
         default_lambda = DEFAULT_LAMBDA.__getitem__
     names = [part.strip() for part in spec.split(",") if part.strip()]

@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from csmri.methods import ReconMethod
+from csmri.app.methods import ReconMethod
 from csmri.metrics import center_crop, psnr
 from learned.comparison.cases import Case
 

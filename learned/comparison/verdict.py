@@ -2,7 +2,7 @@
 
 Within each family the method with the highest mean PSNR at that acceleration represents
 it (chosen on the scored slices themselves, which favours neither family). The two are
-compared slice by slice (paired) with :func:`csmri.verdict.compare`: the margin is the
+compared slice by slice (paired) with :func:`csmri.app.verdict.compare`: the margin is the
 mean per-slice PSNR difference and the spread its standard deviation over slices.
 
 Scan time: ``scan_time`` is the acquisition time of one fully sampled slice; a scan
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from csmri.methods import CompressedSensing, ReconMethod, ZeroFilled
-from csmri.verdict import Comparison, compare
+from csmri.app.methods import CompressedSensing, ReconMethod, ZeroFilled
+from csmri.app.verdict import Comparison, compare
 
 DEFAULT_SCAN_TIME = 6.0
 """Seconds to acquire one fully sampled slice (see the module notes)."""

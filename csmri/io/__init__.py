@@ -1,0 +1,6 @@
+"""File formats: every k-space reader and writer, one module per format.
+
+``atomic`` (atomic writes), ``cfl`` (BART), ``kspace`` and ``multicoil`` (fastMRI ``.h5``,
+``.npy``/``.npz``), ``ismrmrd`` (MRD raw data) and ``images`` (NIfTI, PNG and the embedded
+sample, the images that ``simulate`` turns into k-space).
+"""

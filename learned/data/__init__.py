@@ -1,0 +1,1 @@
+"""The training data pipeline: datasets, synthetic brains and training manifests."""

@@ -1,0 +1,1 @@
+"""Training: the U-Net and unrolled recipes, distributed data parallel, the lecture study."""
