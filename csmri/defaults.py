@@ -14,12 +14,13 @@ REGULARIZER_SUMS: dict[str, tuple[str, ...]] = {"tv+wavelet": ("tv", "wavelet")}
 2007); ADMM only."""
 
 TGV = "tgv"
-"""Second-order total generalised variation: its own ADMM (:mod:`csmri.solvers.tgv`),
-single-coil NumPy data only."""
+"""Second-order total generalised variation: its own ADMM, fused per frequency on single-coil
+NumPy data (:mod:`csmri.solvers.tgv`), with a CG x-update for SENSE or torch
+(:mod:`csmri.solvers.tgv_general`)."""
 
 REWEIGHTED_TGV = "tgv-reweighted"
 """TGV with both norms replaced by the log penalty, by reweighting (:mod:`csmri.solvers.tgv`);
-as TGV, single-coil NumPy data only."""
+the same solvers as TGV."""
 
 TGVS: tuple[str, ...] = (TGV, REWEIGHTED_TGV)
 """The regularisers solved by TGV's own ADMM."""

@@ -3,7 +3,8 @@
 The solve runs on the operator layer: :func:`csmri.reconstruct.reconstruct` with
 ``maps`` (the :class:`csmri.linop.Sense` operator; FISTA with the exact step, or
 ADMM with warm-started CG for the normal equations), also for the sum of terms
-TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM).  k-space is
+TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM) and for (reweighted)
+TGV (:mod:`csmri.solvers.tgv_general`: ADMM whose x-update is the same CG solve).  k-space is
 divided by the per-slice data scale (BART's rule on ``|A^H y|``) and the images
 multiplied back, so ``lam`` is in the same normalised units as for single-coil data.
 The baselines live here too: zero-filled RSS and the SENSE adjoint.
@@ -21,9 +22,10 @@ from csmri.linop import CoilMaps
 from csmri.mri.fft import ifft2c
 from csmri.solvers.history import History
 
-SENSE_REGULARIZERS = ("tv", "wavelet", "tv+wavelet", "tv-reweighted")
+SENSE_REGULARIZERS = ("tv", "wavelet", "tv+wavelet", "tv-reweighted", "tgv", "tgv-reweighted")
 SENSE_SOLVERS = ("fista", "admm")
-DEFAULT_SENSE_LAMBDA = {"tv": 0.003, "wavelet": 0.003, "tv+wavelet": 0.003, "tv-reweighted": 0.003}
+DEFAULT_SENSE_LAMBDA = {reg: 0.003 for reg in SENSE_REGULARIZERS}
+"""Not calibrated per regulariser (TGV's lambda is on TV's scale: ``alpha1 = 1``)."""
 
 
 @dataclass
@@ -86,13 +88,14 @@ def sense_reconstruct(
         Sampling mask.
     maps : ndarray, shape (S, C, H, W) or (C, H, W)
         Coil maps.
-    reg : {"tv", "wavelet", "tv+wavelet", "tv-reweighted"}
+    reg : {"tv", "wavelet", "tv+wavelet", "tv-reweighted", "tgv", "tgv-reweighted"}
         Regulariser (``tv+wavelet``: both terms weighted by ``lam``; ``tv-reweighted``:
-        :mod:`csmri.regularizers.reweighted`; both ADMM only).
+        :mod:`csmri.regularizers.reweighted`; ``tgv``: :mod:`csmri.solvers.tgv_general`;
+        all but ``tv`` and ``wavelet`` ADMM only).
     lam : float, optional
         Weight in normalised units (:data:`DEFAULT_SENSE_LAMBDA`).
     solver : {"fista", "admm"}, optional
-        Default FISTA (cycle spinning for wavelets), ADMM for the sum and reweighted TV.
+        Default FISTA (cycle spinning for wavelets), ADMM for the sum, reweighted TV and TGV.
     max_iter, tol
         Iterations and relative-change tolerance (0: run all).
     wavelet : str
