@@ -120,3 +120,15 @@ def take(a: Any, index: np.ndarray, axis: int) -> Any:
 
         return torch.index_select(a, axis, torch.as_tensor(np.asarray(index), device=a.device))
     return np.ascontiguousarray(np.take(a, index, axis=axis))
+
+
+def project(field: Any, radius: Any) -> Any:
+    """Project each pixel's group onto the ball of ``radius`` (broadcasts to ``(S, H, W)``)."""
+    norms = group_norms(field)
+    if is_torch(field):
+        import torch
+
+        factor = torch.where(norms > radius, radius / torch.clamp(norms, min=1e-30), 1.0)
+        return field * factor
+    factor = np.where(norms > radius, radius / np.maximum(norms, 1e-30), 1.0)
+    return field * factor.astype(norms.dtype)
