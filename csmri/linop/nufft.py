@@ -169,9 +169,10 @@ class NUFFT(LinearOperator):
         if key not in self._torch:
             torchkbnufft = _import_torchkbnufft()
             complex_dtype = torch.complex128 if is_double(like) else torch.complex64
-            forward = torchkbnufft.KbNufft(im_size=self.ishape).to(like.device, complex_dtype)
-            adjoint = torchkbnufft.KbNufftAdjoint(im_size=self.ishape).to(like.device, complex_dtype)
-            omega = constant_like(self.radians, torch.zeros((), dtype=complex_dtype, device=like.device))
+            device = like.device
+            forward = torchkbnufft.KbNufft(im_size=self.ishape).to(device, complex_dtype)
+            adjoint = torchkbnufft.KbNufftAdjoint(im_size=self.ishape).to(device, complex_dtype)
+            omega = constant_like(self.radians, torch.zeros((), dtype=complex_dtype, device=device))
             self._torch[key] = (forward, adjoint, omega)
         return self._torch[key]
 
@@ -222,8 +223,9 @@ class SenseNUFFT(Compose):
     ----------
     maps : complex array, shape (C, H, W)
         Coil sensitivities.
-    traj : array, shape (2 or 3, *samples)
-        k-space coordinates in pixels, the same for every coil.
+    traj : array, shape (2 or 3, *samples), or NUFFT
+        k-space coordinates in pixels, the same for every coil, or a :class:`NUFFT`
+        to share (its plans and Toeplitz kernel) between slices.
     **kwargs
         Passed to :class:`NUFFT` (``toeplitz``, ``weights``).
 
@@ -235,7 +237,12 @@ class SenseNUFFT(Compose):
 
     def __init__(self, maps: Any, traj: Any, **kwargs: Any) -> None:
         self.coils = CoilMaps(maps)
-        self.nufft = NUFFT(traj, self.coils.ishape, **kwargs)
+        if isinstance(traj, NUFFT):
+            if traj.ishape != self.coils.ishape:
+                raise ValueError(f"NUFFT of {traj.ishape} images for maps of {self.coils.ishape}")
+            self.nufft = traj
+        else:
+            self.nufft = NUFFT(traj, self.coils.ishape, **kwargs)
         super().__init__(self.nufft, self.coils)
 
     @property

@@ -148,6 +148,24 @@ def spiral(
     return _stack(radius[:, None] * np.cos(phase), radius[:, None] * np.sin(phase))
 
 
+def matrix_size(traj: np.ndarray) -> tuple[int, int]:
+    """The square image matrix a trajectory implies: ``2 max(|kx|, |ky|)`` rounded up to even.
+
+    Raises
+    ------
+    ValueError
+        When the trajectory has no extent (all samples at ``k = 0``) or is not finite.
+    """
+    values = np.asarray(traj)
+    values = values.real if np.iscomplexobj(values) else values
+    extent = 2 * float(np.abs(values[:2]).max(initial=0.0))
+    if not np.isfinite(extent) or extent <= 0:
+        raise ValueError("the trajectory has no finite extent: give the matrix size")
+    size = math.ceil(extent - 1e-6)
+    size += size % 2
+    return size, size
+
+
 def sample_count(traj: np.ndarray) -> int:
     """Number of k-space samples of a ``(d, *samples)`` trajectory."""
     return math.prod(np.shape(traj)[1:])
