@@ -146,7 +146,7 @@ class NUFFT(LinearOperator):
                 isign=-1 if kind == 2 else 1, dtype=np.dtype(dtype).name, nthreads=threads,
             )
             real = np.float64 if dtype is np.complex128 else np.float32
-            kx, ky = self.radians.astype(real)
+            kx, ky = (np.ascontiguousarray(r, dtype=real) for r in self.radians)
             plan.setpts(kx, ky)
             self._plans[key] = plan
         return self._plans[key]
