@@ -20,6 +20,7 @@ from csmri.linop.nufft import NUFFT, SenseNUFFT
 from csmri.linop.sense import CoilMaps, Sense
 
 __all__ = [
+    "NUFFT",
     "Adjoint",
     "Cartesian",
     "CoilMaps",
@@ -27,7 +28,6 @@ __all__ = [
     "FFT2c",
     "LinearOperator",
     "Mask",
-    "NUFFT",
     "Scaled",
     "Sense",
     "SenseNUFFT",

@@ -7,10 +7,11 @@ gridded onto a ``c x c`` Cartesian grid: the adjoint NUFFT onto a ``c x c`` imag
 followed by ``fft2c`` (k in pixels is independent of the matrix, so the same
 trajectory serves both grids).  ``c`` is the calibration size (at most ``calib``)
 inside which the trajectory is Nyquist-sampled: every grid point has a sample within
-:data:`GAP` pixels (Pipe's weights cannot tell: they saturate at the kernel's area).  Where that is too small for ESPIRiT the
-low-resolution maps of the gridded ``calib x calib`` centre are returned instead (its
-Hann window smooths the aliasing: at 14 spokes on 48x48 they correlated 0.9996 with
-the true maps, against 0.995 from the Nyquist-sampled 8x8 centre).
+:data:`GAP` pixels (Pipe's weights cannot tell: they saturate at the kernel's area).
+Where that is too small for ESPIRiT the low-resolution maps of the gridded
+``calib x calib`` centre are returned instead (its Hann window smooths the aliasing:
+at 14 spokes on 48x48 they correlated 0.9996 with the true maps, against 0.995 from
+the Nyquist-sampled 8x8 centre).
 """
 
 from __future__ import annotations
