@@ -11,7 +11,6 @@ allocation.
 
 from __future__ import annotations
 
-import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from csmri.io.kspace import (
     require_file,
     validate_target,
 )
+from csmri.mri.matrix import header_matrix
 
 MAP_KEYS = ("sens_maps", "maps")
 
@@ -378,19 +378,6 @@ def _read_h5(path: Path) -> MulticoilData:
     return MulticoilData(kspace, mask, target, maps, attrs, inferred)
 
 
-def _matrix(xml: str, space: str) -> tuple[int, int] | None:
-    block = re.search(rf"<{space}>(.*?)</{space}>", xml, re.S)
-    if block is None:
-        return None
-    size = re.search(r"<matrixSize>(.*?)</matrixSize>", block.group(1), re.S)
-    if size is None:
-        return None
-    values = [re.search(rf"<{a}>\s*(\d+)\s*</{a}>", size.group(1)) for a in ("x", "y")]
-    if None in values:
-        return None
-    return int(values[0].group(1)), int(values[1].group(1))  # type: ignore[union-attr]
-
-
 def check_fastmri_header(
     header: bytes | str,
     shape: tuple[int, ...],
@@ -420,7 +407,7 @@ def check_fastmri_header(
         ``(encoded (x, y), recon (x, y))``, each None where the XML lacks it.
     """
     xml = header.decode(errors="replace") if isinstance(header, bytes) else str(header)
-    encoded, recon = _matrix(xml, "encodedSpace"), _matrix(xml, "reconSpace")
+    encoded, recon = header_matrix(xml, "encodedSpace"), header_matrix(xml, "reconSpace")
     if encoded is not None and encoded != tuple(shape[-2:]):
         raise InputError(
             f"header encoded matrix {encoded[0]}x{encoded[1]} contradicts the "
