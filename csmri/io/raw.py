@@ -13,7 +13,8 @@ places them, so the two formats share one set of rules:
 - A readout's ``center`` sample goes to row ``H // 2`` (an asymmetric echo is
   zero-filled before it); the mask records exactly the samples measured.
 - The header's encoded matrix is used where the data fit it; where they do not,
-  the data decide (the matrix grows to hold them) and one warning says so.
+  the data decide (the matrix grows to hold them; the header's recon matrix is
+  then dropped, ``recon_matrix`` None) and one warning says so.
 - A slab larger than :data:`csmri.io.kspace.MAX_KSPACE_ELEMENTS` is refused
   before any array is allocated.
 """
@@ -76,7 +77,8 @@ class RawScan:
     encoded_matrix : tuple of int
         ``(H, W, D)`` of ``kspace`` (the data's, after any correction of the header).
     recon_matrix : tuple of int or None
-        The header's reconstructed matrix ``(x, y, z)``.
+        The header's reconstructed matrix ``(x, y, z)``; None when the header has
+        none or its encoded matrix proved wrong.
     partial_fourier : tuple of float
         Fraction of k-space sampled along readout, phase and partition (1: full;
         e.g. 0.625 for 5/8 partial Fourier).
@@ -150,29 +152,19 @@ def _span(indices: np.ndarray) -> int:
     return int(indices[-1] - indices[0]) + step
 
 
-def _warn(source: object, text: str) -> None:
-    warnings.warn(f"{source}: {text}", stacklevel=3)
-
-
-def _fit_readout(lines: list[ReadoutLine], height: int, source: object) -> int:
+def _fit_readout(lines: list[ReadoutLine], height: int) -> int:
+    """The header's readout size if every echo fits it, else the size the echoes need."""
     need_low = max(line.center for line in lines)
     need_high = max(line.data.shape[1] - line.center for line in lines)
     if need_low <= height // 2 and need_high <= height - height // 2:
         return height
-    fitted = 2 * max(need_low, need_high)
-    _warn(source, f"header readout size {height} does not hold the {fitted}-sample echoes; "
-          f"the data decide ({fitted})")
-    return fitted
+    return 2 * max(need_low, need_high)
 
 
 def _fit_axis(values: set[int], size: int, name: str, source: object) -> int:
     if min(values) < 0:
         raise InputError(f"negative {name} index {min(values)} in the data", source)
-    if max(values) < size:
-        return size
-    _warn(source, f"header {name} size {size} is smaller than the data's {max(values) + 1}; "
-          "the data decide")
-    return max(values) + 1
+    return max(size, max(values) + 1)
 
 
 def _check_slab(shape: tuple[int, ...], source: object, what: str) -> None:
@@ -224,10 +216,19 @@ def assemble(
         raise InputError(
             f"calibration lines have {sorted(other)} coils but imaging lines {c}", source
         )
-    h = _fit_readout(lines, int(matrix[0]), source)
+    h = _fit_readout(lines, int(matrix[0]))
     w = _fit_axis({line.row for line in lines}, int(matrix[1]), "phase-encoding", source)
     d = _fit_axis({line.partition for line in lines}, int(matrix[2]) if is_3d else 1,
                   "partition", source)
+    recon = facts.get("recon_matrix")
+    claimed = (int(matrix[0]), int(matrix[1]), int(matrix[2]) if is_3d else 1)
+    if (h, w, d) != claimed:
+        warnings.warn(
+            f"{source}: header encoded matrix {'x'.join(map(str, claimed))} does not hold the "
+            f"data ({h}x{w}x{d}); the data decide (header recon matrix ignored)",
+            stacklevel=3,
+        )
+        recon = None  # a header wrong about the encoding is no guide to the crop either
     s = max(line.slice for line in lines) + 1
     if is_3d and s > 1:
         raise InputError(f"3-D data with {s} slabs: only one slab is supported", source)
@@ -279,7 +280,7 @@ def assemble(
         calibration_region=region,
         noise=facts.get("noise"),
         encoded_matrix=(h, w, d),
-        recon_matrix=facts.get("recon_matrix"),
+        recon_matrix=recon,
         partial_fourier=fractions,
         acceleration=acceleration,
         fov_mm=facts.get("fov_mm"),
