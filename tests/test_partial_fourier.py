@@ -31,7 +31,6 @@ def test_homodyne_and_pocs_beat_zero_filling_on_a_smooth_phase_image(axis, side)
     ramp = psnr(magnitude, np.abs(homodyne(kspace, 0.625, axis)))
     step = psnr(magnitude, np.abs(homodyne(kspace, 0.625, axis, filter="step")))
     projected = psnr(magnitude, np.abs(pocs(kspace, 0.625, axis, iterations=10)))
-    print(f"PSNR zero-filled {zero:.1f}, homodyne ramp {ramp:.1f}, step {step:.1f}, POCS {projected:.1f}")
     assert min(ramp, step, projected) > zero + 6, (zero, ramp, step, projected)
 
 

@@ -104,5 +104,29 @@ def test_prewhitened_sense_beats_sense_on_correlated_unequal_noise():
     white = sense_reconstruct(white_kspace, sim.mask, white_maps, lam=0.003, max_iter=30)
     plain_psnr = psnr(sim.target, np.abs(plain.images))
     white_psnr = psnr(sim.target, np.abs(white.images))
-    print(f"SENSE PSNR {plain_psnr:.2f} dB, prewhitened {white_psnr:.2f} dB")
     assert white_psnr > plain_psnr + 6, (plain_psnr, white_psnr)
+
+
+def test_raw_scan_is_whitened_with_its_own_noise_scan_and_dwell_times(tmp_path):
+    from csmri.io.ismrmrd import read_ismrmrd_raw
+    from csmri.mri.prewhiten import whiten_scan
+    from tests.test_ismrmrd_raw import _write
+
+    rng = np.random.default_rng(5)
+    covariance = coil_noise_covariance(4, 0.6) * np.outer([1, 2, 1, 3], [1, 2, 1, 3])
+    full = _noise(rng, covariance, (16, 16)).astype(np.complex64)
+    noise = _noise(rng, covariance, (400,)).astype(np.complex64)
+    lines = [(full[:, :, r], 8, r, 0, 0) for r in range(16)]
+    _write(tmp_path / "raw.h5", lines, noise=[noise[:, :200], noise[:, 200:]])
+    scan = read_ismrmrd_raw(tmp_path / "raw.h5")
+    white, matrix = whiten_scan(scan)
+    scale = bandwidth_scale(10.0, 5.0, 0.79)  # the writer's dwell times and bandwidth
+    assert scale == pytest.approx(np.sqrt(2 * 0.79))
+    estimate = noise_covariance(white.noise)
+    np.testing.assert_allclose(estimate, scale**2 * np.eye(4), atol=1e-4)
+    np.testing.assert_allclose(white.kspace, whiten(scan.kspace, matrix, 1), rtol=1e-6)
+    assert white.header["prewhitened"] and not scan.header.get("prewhitened")
+    _write(tmp_path / "quiet.h5", lines)
+    empty = read_ismrmrd_raw(tmp_path / "quiet.h5")
+    with pytest.raises(InputError, match=r"quiet\.h5: no noise scan to prewhiten with"):
+        whiten_scan(empty)
