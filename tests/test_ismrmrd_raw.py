@@ -124,6 +124,7 @@ def test_partial_fourier_in_readout_and_phase_is_detected_and_placed(tmp_path, f
     _write(tmp_path / "pf.h5", lines)
     scan = read_ismrmrd_raw(tmp_path / "pf.h5")
     assert scan.partial_fourier == (0.625, 0.625, 1.0)
+    assert scan.header["phase_limits"] == (0, 15, 8)
     np.testing.assert_array_equal(scan.kspace[0][:, 6:, 6:], full[:, 6:, 6:])
     assert not scan.kspace[0][:, :6].any() and not scan.kspace[0][..., :6].any()
     assert scan.mask[0].sum() == 100 and scan.acceleration == 1.0
@@ -167,6 +168,6 @@ def test_header_smaller_than_the_data_warns_and_the_data_decide(tmp_path, full):
 def test_header_centre_that_does_not_fit_warns_and_lines_go_by_their_step(tmp_path, full):
     lines = [(full[:, :, r], 8, r, 0, 0) for r in range(16)]
     _write(tmp_path / "centre.h5", lines, centre=0)
-    with pytest.warns(UserWarning, match="header phase centre 0 puts lines outside"):
+    with pytest.warns(UserWarning, match=r"phase centre 0 does not fit the sampled lines 0\.\.15"):
         scan = read_ismrmrd_raw(tmp_path / "centre.h5")
     np.testing.assert_array_equal(scan.kspace[0], full)

@@ -39,16 +39,20 @@ def _read_pulseq():
         return read_twix(PULSEQ)
 
 
-@pytest.fixture(scope="module")
-def pulseq_mdbs():
-    """The Pulseq measurement's blocks as local (editable) copies, and its scan dict."""
-    scans = _quiet(twixtools.read_twix, str(PULSEQ), verbose=False, keep_acqend=True)
+def _blocks(path):
+    """A measurement's blocks as local (editable) copies, and its scan dict."""
+    scans = _quiet(twixtools.read_twix, str(path), verbose=False, keep_acqend=True)
     return scans[-1], [mdb.convert_to_local() for mdb in scans[-1]["mdb"]]
 
 
-def _write_variant(path, pulseq_mdbs, edit):
-    """Write a copy of the Pulseq measurement whose block list ``edit`` rewrote."""
-    scan, mdbs = pulseq_mdbs
+@pytest.fixture(scope="module")
+def pulseq_mdbs():
+    return _blocks(PULSEQ)
+
+
+def _write_variant(path, blocks, edit):
+    """Write a copy of a measurement (:func:`_blocks`) whose block list ``edit`` rewrote."""
+    scan, mdbs = blocks
     blocks = edit([copy.deepcopy(mdb) for mdb in mdbs])
     variant = {"hdr_str": scan["hdr_str"], "mdb": blocks, "raidfile_hdr": scan["raidfile_hdr"]}
     _quiet(twixtools.write_twix, [variant], str(path), version_is_ve=True)
@@ -132,6 +136,22 @@ def test_slices_partitions_and_partial_fourier_follow_the_counters(tmp_path, pul
     assert volume.is_3d and volume.kspace.shape == (16, 128, 64, 4)
     assert volume.mask[:, :32].all() and not volume.mask[:, 32:].any()
     np.testing.assert_array_equal(volume.kspace[:, :, 5, 3], full[..., 23])
+
+
+def test_partial_fourier_lines_numbered_from_zero_go_by_the_centre_line(tmp_path):
+    def late_lines(blocks):
+        kept = [b for b in blocks[:-1] if b.mdh.Counter.Lin >= 60]  # 100 of 160 lines
+        for block in kept:
+            block.mdh.Counter.Lin -= 60  # numbered from 0, the centre line 80 now 20
+            block.mdh.CenterLin = 20
+        return kept + blocks[-1:]
+
+    scan = read_twix(_write_variant(tmp_path / "pf.dat", _blocks(GRE), late_lines))
+    full = read_twix(GRE).kspace
+    assert scan.kspace.shape == full.shape
+    np.testing.assert_array_equal(scan.kspace[..., 60:], full[..., 60:])
+    assert not scan.kspace[..., :60].any()
+    assert scan.partial_fourier == (1.0, 0.625, 1.0)
 
 
 def test_truncated_file_no_image_and_garbage_are_refused(tmp_path, pulseq_mdbs):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from csmri.errors import InputError
-from csmri.io.raw import RawScan, ReadoutLine, assemble, stack_noise
+from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
 
 _SKIP_FLAGS = (
     "ACQ_IS_NOISE_MEASUREMENT",
@@ -151,24 +151,14 @@ _IGNORED_FLAGS = (
 )
 
 
+def _limits(limit) -> tuple[int, int, int] | None:
+    """``(minimum, maximum, center)`` of an encoding limit, None when absent."""
+    return None if limit is None else (limit.minimum, limit.maximum, limit.center)
+
+
 def _centre(limit, size: int) -> int:
     return limit.center if limit is not None and limit.center is not None else size // 2
 
-
-def _indices(steps: list[int], centre: int, size: int, name: str, path: Path) -> list[int]:
-    """Encoding steps -> matrix indices, the limits' centre at ``size // 2``."""
-    placed = [k - centre + size // 2 for k in steps]
-    if not placed or (min(placed) >= 0 and max(placed) < size):
-        return placed
-    # the header's centre or size does not fit the data: the lines go by their encoding
-    # step (assemble warns if they overflow the matrix; warn here if they do not)
-    if max(steps) < size:
-        warnings.warn(
-            f"{path}: header {name} centre {centre} puts lines outside the {size}-line matrix; "
-            "the data decide (lines placed by their encoding step)",
-            stacklevel=3,
-        )
-    return list(steps)
 
 def read_ismrmrd_raw(path: str | Path) -> RawScan:
     """Read a Cartesian ISMRMRD file with its calibration lines, noise scan and header facts.
@@ -192,7 +182,10 @@ def read_ismrmrd_raw(path: str | Path) -> RawScan:
         With ``header`` facts: ``format`` ("ismrmrd"), ``dwell_us``,
         ``noise_dwell_us``, ``relative_receiver_noise_bandwidth``,
         ``header_acceleration`` (the header's ``(step 1, step 2)`` factors or None),
-        ``header_encoded_matrix``.
+        ``header_encoded_matrix``, ``phase_limits`` and ``partition_limits``
+        (the encoding limits' ``(minimum, maximum, center)``; the
+        ``partial_fourier`` fractions come from the lines actually sampled
+        around that centre).
 
     Raises
     ------
@@ -239,11 +232,11 @@ def read_ismrmrd_raw(path: str | Path) -> RawScan:
             stacklevel=2,
         )
     limits = encoding.encodingLimits
-    rows = _indices([a.idx.kspace_encode_step_1 for a in kept],
+    rows = place_lines([a.idx.kspace_encode_step_1 for a in kept],
                     _centre(limits.kspace_encoding_step_1, matrix[1]), matrix[1], "phase", path)
     parts = [0] * len(kept)
     if is_3d:
-        parts = _indices([a.idx.kspace_encode_step_2 for a in kept],
+        parts = place_lines([a.idx.kspace_encode_step_2 for a in kept],
                          _centre(limits.kspace_encoding_step_2, matrix[2]), matrix[2],
                          "partition", path)
     lines = [
@@ -277,6 +270,8 @@ def read_ismrmrd_raw(path: str | Path) -> RawScan:
             else (factor.kspace_encoding_step_1, factor.kspace_encoding_step_2)
         ),
         "header_encoded_matrix": tuple(int(m) for m in matrix),
+        "phase_limits": _limits(limits.kspace_encoding_step_1),
+        "partition_limits": _limits(limits.kspace_encoding_step_2),
     }
     return assemble(
         lines,

@@ -146,6 +146,32 @@ def sampled_fraction(indices: np.ndarray, centre: int, tolerance: int = 1) -> fl
     return min(1.0, (hi - lo + 1) / (2 * max(pre, post)))
 
 
+def place_lines(steps: list[int], centre: int, size: int, name: str, source: object) -> list[int]:
+    """Encoding steps -> matrix indices, the header's centre step at index ``size // 2``.
+
+    Where that does not fit the matrix, or the centre is not strictly inside the
+    sampled steps (a placeholder such as Pulseq's 0), the steps themselves are
+    the indices: with a warning when they fit, else :func:`assemble` warns as it
+    grows the matrix.
+    """
+    if not steps:
+        return []
+    placed = [k - centre + size // 2 for k in steps]
+    lo, hi = min(steps), max(steps)
+    # k-space centre is always sampled with lines on both sides (partial Fourier > 1/2)
+    inside = lo < centre < hi or lo == hi
+    if inside and min(placed) >= 0 and max(placed) < size:
+        return placed
+    if hi < size:  # the steps fit: say so here (else assemble warns as the matrix grows)
+        warnings.warn(
+            f"{source}: header {name} centre {centre} does not fit the sampled lines "
+            f"{lo}..{hi} of the {size}-line matrix; the data decide (lines placed by their "
+            "encoding step)",
+            stacklevel=3,
+        )
+    return list(steps)
+
+
 def _span(indices: np.ndarray) -> int:
     """Extent of sampled indices, the last one counting for its gap (``n R`` for every R-th)."""
     step = int(np.median(np.diff(indices))) if indices.size > 1 else 1

@@ -8,9 +8,12 @@ separate calibration lines (``refscan``: ``PATREFSCAN``) and the noise scan
 (``noise``: ``NOISEADJSCAN``, from the last measurement, else from an earlier
 one); phase-correction, phase-stabilisation, feedback and sync blocks are skipped.
 
-Lines go by their MDH counters: ``Lin`` (phase encoding, already an index into
-the full matrix), ``Par`` (partition, 3-D), ``Slc`` (slice), ``Ave`` (averaged);
-the readout's ``CenterCol`` goes to row ``H // 2``.  The protocol gives the
+Lines go by their MDH counters: ``Lin`` (phase encoding) and ``Par``
+(partition, 3-D) with the MDH's ``CenterLin`` / ``CenterPar`` at the matrix
+centre (a partial Fourier scan may number its lines from 0), or by the
+counters themselves where that centre does not fit (Pulseq writes 0);
+``Sli`` (slice); ``Ave`` (averaged).  The readout's ``CenterCol`` goes to
+row ``H // 2``.  The protocol gives the
 encoded matrix (``lBaseResolution`` times the readout oversampling,
 ``lPhaseEncodingLines``, ``lPartitions``); a Pulseq sequence writes a
 placeholder protocol, so where it does not hold the data the data decide, with
@@ -36,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from csmri.errors import InputError, UsageError, one_line
-from csmri.io.raw import RawScan, ReadoutLine, assemble, stack_noise
+from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
 
 TWIX_EXTRA = "reading Siemens twix files needs the twix extra: pip install 'csmri[twix]'"
 # siemens_to_ismrmrd's relativeReceiverNoiseBandwidth for Siemens receivers
@@ -183,17 +186,23 @@ def read_twix(path: str | Path, remove_oversampling: bool = False) -> RawScan:
         if found:
             noise_blocks, noise_dwell = found, _dwell_us(earlier.get("hdr", {}))
             break
+    first = groups["image"][0].mdh
+    rows = place_lines([m.cLin for m in lines], int(first.CenterLin), matrix[1], "line", path)
+    parts = [0] * len(lines)
+    if is_3d:
+        parts = place_lines([m.cPar for m in lines], int(first.CenterPar), matrix[2],
+                            "partition", path)
     readout = [
         ReadoutLine(
             data=mdb.data,
             center=int(mdb.mdh.CenterCol),
-            row=int(mdb.cLin),
-            partition=int(mdb.cPar) if is_3d else 0,
+            row=row,
+            partition=part,
             slice=int(mdb.cSlc),
             imaging=_kind(mdb) == "image",
             calibration=mdb.is_flag_set("PATREFSCAN") or mdb.is_flag_set("PATREFANDIMASCAN"),
         )
-        for mdb in lines
+        for mdb, row, part in zip(lines, rows, parts, strict=True)
     ]
     pat = _get(hdr, "MeasYaps", "sPat", default={})
     facts = {
