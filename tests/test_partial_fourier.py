@@ -84,3 +84,18 @@ def test_bad_fractions_axes_and_ambiguous_sides_are_refused():
         homodyne(_truncate(kspace, 12, -1, "low"), 0.75, filter="hann")
     with pytest.raises(UsageError, match="unknown partial Fourier method"):
         partial_fourier_baseline(kspace[None, None], 0.75, method="fista")
+
+
+def test_a_partial_fourier_file_read_as_raw_is_completed_by_pocs(tmp_path):
+    from csmri.io.ismrmrd import read_ismrmrd_raw
+    from tests.test_ismrmrd_raw import _write
+
+    real = shepp_logan(16).astype(np.float64)
+    kspace = fft2c(real).astype(np.complex128)[None]  # one coil
+    lines = [(kspace[:, :, r].astype(np.complex64), 8, r, 0, 0) for r in range(6, 16)]
+    _write(tmp_path / "pf.h5", lines)
+    scan = read_ismrmrd_raw(tmp_path / "pf.h5")
+    fraction = scan.partial_fourier[1]
+    assert fraction == 0.625
+    image = pocs(scan.kspace[0, 0].astype(np.complex128), fraction, axis=-1, iterations=60)
+    assert np.abs(image - real).max() < 1e-5 * real.max()

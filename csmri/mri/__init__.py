@@ -1,1 +1,2 @@
-"""MRI physics: centred FFTs, masks, coil maps (ESPIRiT), coils and k-space simulation."""
+"""MRI physics: centred FFTs, masks, coil maps (ESPIRiT), coils, k-space simulation, noise
+prewhitening, partial Fourier reconstruction and the encoded/recon matrix."""
