@@ -1,2 +1,4 @@
-"""MRI physics: centred FFTs, masks, coil maps (ESPIRiT), coils, k-space simulation, noise
-prewhitening, partial Fourier reconstruction and the encoded/recon matrix."""
+"""MRI physics: centred FFTs, masks, coil maps (ESPIRiT), coils and k-space simulation.
+
+Also noise prewhitening, partial Fourier reconstruction and the encoded/recon matrix.
+"""
