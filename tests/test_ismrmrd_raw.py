@@ -171,3 +171,17 @@ def test_header_centre_that_does_not_fit_warns_and_lines_go_by_their_step(tmp_pa
     with pytest.warns(UserWarning, match=r"phase centre 0 does not fit the sampled lines 0\.\.15"):
         scan = read_ismrmrd_raw(tmp_path / "centre.h5")
     np.testing.assert_array_equal(scan.kspace[0], full)
+
+
+def test_partition_indices_make_3d_data_and_reversed_readouts_are_refused(tmp_path, rng):
+    full = (rng.standard_normal((4, 16, 8, 2)) + 1j).astype(np.complex64)
+    lines = [(full[:, :, r, p], 8, r, p, 0) for r in range(8) for p in range(2)]
+    _write(tmp_path / "flat.h5", lines, matrix=(16, 8, 1))
+    with pytest.warns(UserWarning, match=r"encoded matrix 16x8x1 does not hold the data "
+                      r"\(16x8x2\)"):
+        scan = read_ismrmrd_raw(tmp_path / "flat.h5")
+    assert scan.is_3d
+    np.testing.assert_array_equal(scan.kspace, full)
+    _write(tmp_path / "epi.h5", [(full[:, :, 0, 0], 8, 0, 0, ismrmrd.ACQ_IS_REVERSE)])
+    with pytest.raises(InputError, match=r"epi.h5: reversed \(EPI\) readouts"):
+        read_ismrmrd_raw(tmp_path / "epi.h5")

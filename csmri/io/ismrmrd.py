@@ -18,7 +18,6 @@ header facts, trusting the data (with a warning) where the header contradicts th
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -190,9 +189,10 @@ def read_ismrmrd_raw(path: str | Path) -> RawScan:
     Raises
     ------
     InputError
-        Unreadable file, non-Cartesian trajectory, several contrasts, repetitions,
-        phases or sets, coil counts that differ between imaging, calibration and
-        noise lines, several 3-D slabs, or a slab too large to hold.
+        Unreadable file, non-Cartesian trajectory, reversed (EPI) readouts, several
+        contrasts, repetitions, phases or sets, coil counts that differ between
+        imaging, calibration and noise lines, several 3-D slabs, or a slab too
+        large to hold.
     """
     import ismrmrd
 
@@ -224,21 +224,19 @@ def read_ismrmrd_raw(path: str | Path) -> RawScan:
             )
     if any(a.trajectory_dimensions > 0 and np.any(a.traj != 0) for a in kept):
         raise InputError("acquisitions carry a non-Cartesian trajectory; refused", path)
+    if any(a.is_flag_set(ismrmrd.ACQ_IS_REVERSE) for a in kept):
+        raise InputError("reversed (EPI) readouts need phase correction: not supported", path)
+    # lines with partition indices make 3-D data even where the header says 2-D
+    # (assemble then warns that the header's matrix does not hold them)
     is_3d = matrix[2] > 1 or any(a.idx.kspace_encode_step_2 > 0 for a in kept)
-    if is_3d and matrix[2] <= 1:
-        warnings.warn(
-            f"{path}: header encodes 2-D but lines carry partition indices; the data decide "
-            "(read as 3-D)",
-            stacklevel=2,
-        )
     limits = encoding.encodingLimits
-    rows = place_lines([a.idx.kspace_encode_step_1 for a in kept],
-                    _centre(limits.kspace_encoding_step_1, matrix[1]), matrix[1], "phase", path)
+    centre = _centre(limits.kspace_encoding_step_1, matrix[1])
+    rows = place_lines([a.idx.kspace_encode_step_1 for a in kept], centre, matrix[1], "phase", path)
     parts = [0] * len(kept)
     if is_3d:
-        parts = place_lines([a.idx.kspace_encode_step_2 for a in kept],
-                         _centre(limits.kspace_encoding_step_2, matrix[2]), matrix[2],
-                         "partition", path)
+        centre = _centre(limits.kspace_encoding_step_2, matrix[2])
+        steps = [a.idx.kspace_encode_step_2 for a in kept]
+        parts = place_lines(steps, centre, matrix[2], "partition", path)
     lines = [
         ReadoutLine(
             data=a.data,
