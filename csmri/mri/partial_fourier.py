@@ -200,6 +200,7 @@ def partial_fourier_baseline(
     method: str = "pocs",
     maps: np.ndarray | None = None,
     iterations: int = 10,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Multi-coil baseline with partial Fourier completion per coil, then coil combination.
 
@@ -216,6 +217,9 @@ def partial_fourier_baseline(
         them the RSS magnitude.
     iterations : int
         POCS iterations.
+    mask : ndarray, optional
+        Measured samples for POCS's data consistency (needed when the data are
+        also undersampled; see :func:`pocs`).
 
     Returns
     -------
@@ -227,7 +231,7 @@ def partial_fourier_baseline(
     elif method == "homodyne":
         coils = homodyne(kspace, fraction, axis)
     elif method == "pocs":
-        coils = pocs(kspace, fraction, axis, iterations)
+        coils = pocs(kspace, fraction, axis, iterations, mask=mask)
     else:
         choices = ", ".join(PF_METHODS)
         raise UsageError(f"unknown partial Fourier method {method!r}; choose {choices}")
