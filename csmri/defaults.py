@@ -30,6 +30,10 @@ ADMM_ONLY: tuple[str, ...] = (*REGULARIZER_SUMS, *TGVS, REWEIGHTED_TV)
 REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS, *TGVS)
 """Every regulariser name that :func:`csmri.reconstruct` takes."""
 
+SINGLE_COIL_ONLY: tuple[str, ...] = TGVS
+"""Regularisers whose solver needs the single-coil Cartesian NumPy data term (TGV's exact
+per-frequency solve); every other one also runs on SENSE and torch."""
+
 DEFAULT_LAMBDA: dict[str, float] = {
     "tv": 0.003,
     "tv-aniso": 0.003,

@@ -61,7 +61,7 @@ def test_multicoil_baselines_gain_from_completion_per_coil():
     sim = simulate_multicoil(shepp_logan(48), coils=4, acceleration=1, center_fraction=0.5, seed=2)
     assert sim.mask.all()
     kspace = _truncate(sim.kspace, 30, -1, "low")
-    target = sim.target[0]
+    target = sim.reference[0]
     scores = {}
     for method in ("zero-filled", "homodyne", "pocs"):
         rss = partial_fourier_baseline(kspace, 0.625, method=method)[0]
@@ -113,4 +113,5 @@ def test_pocs_with_the_sampling_mask_keeps_unmeasured_lines_free():
         for m in (None, mask)
     ]
     assert errors[1] < errors[0] - 0.05, errors
-    np.testing.assert_allclose(fft2c(pocs(kspace, 0.625, mask=mask))[mask], kspace[mask])
+    kept = fft2c(pocs(kspace, 0.625, mask=mask))[mask]
+    np.testing.assert_allclose(kept, kspace[mask], atol=1e-10)

@@ -103,8 +103,8 @@ def test_prewhitened_sense_beats_sense_on_correlated_unequal_noise():
     np.testing.assert_allclose(y, fft2c(m * x), atol=1e-5 * np.abs(y).max())
     plain = sense_reconstruct(kspace, sim.mask, sim.maps, lam=0.003, max_iter=30)
     white = sense_reconstruct(white_kspace, sim.mask, white_maps, lam=0.003, max_iter=30)
-    plain_psnr = psnr(sim.target, np.abs(plain.images))
-    white_psnr = psnr(sim.target, np.abs(white.images))
+    plain_psnr = psnr(sim.reference, np.abs(plain.images))
+    white_psnr = psnr(sim.reference, np.abs(white.images))
     assert white_psnr > plain_psnr + 6, (plain_psnr, white_psnr)
     # the other workflow: ESPIRiT maps estimated from the whitened data themselves (their
     # images carry the RSS-normalisation shading, so compare after the best scalar fit)
@@ -114,7 +114,7 @@ def test_prewhitened_sense_beats_sense_on_correlated_unequal_noise():
     espirit_white = sense_reconstruct(
         whitened, sim.mask, estimate_maps(whitened, sim.mask), lam=0.003, max_iter=30
     )
-    fitted = [_fitted_psnr(sim.target, r.images) for r in (espirit_plain, espirit_white)]
+    fitted = [_fitted_psnr(sim.reference, r.images) for r in (espirit_plain, espirit_white)]
     assert fitted[1] > fitted[0] + 6, fitted
 
 
@@ -125,7 +125,7 @@ def _fitted_psnr(target, images):
 
 def test_raw_scan_is_whitened_with_its_own_noise_scan_and_dwell_times(tmp_path):
     from csmri.io.ismrmrd import read_ismrmrd_raw
-    from csmri.mri.prewhiten import whiten_scan
+    from csmri.io.raw import prewhiten_scan
     from tests.test_ismrmrd_raw import _write
 
     rng = np.random.default_rng(5)
@@ -135,7 +135,7 @@ def test_raw_scan_is_whitened_with_its_own_noise_scan_and_dwell_times(tmp_path):
     lines = [(full[:, :, r], 8, r, 0, 0) for r in range(16)]
     _write(tmp_path / "raw.h5", lines, noise=[noise[:, :200], noise[:, 200:]])
     scan = read_ismrmrd_raw(tmp_path / "raw.h5")
-    white, matrix = whiten_scan(scan)
+    white, matrix = prewhiten_scan(scan)
     scale = bandwidth_scale(10.0, 5.0, 0.79)  # the writer's dwell times and bandwidth
     assert scale == pytest.approx(np.sqrt(2 * 0.79))
     estimate = noise_covariance(white.noise)
@@ -145,4 +145,4 @@ def test_raw_scan_is_whitened_with_its_own_noise_scan_and_dwell_times(tmp_path):
     _write(tmp_path / "quiet.h5", lines)
     empty = read_ismrmrd_raw(tmp_path / "quiet.h5")
     with pytest.raises(InputError, match=r"quiet\.h5: no noise scan to prewhiten with"):
-        whiten_scan(empty)
+        prewhiten_scan(empty)

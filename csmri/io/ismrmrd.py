@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.acquisition import Acquisition, Header
 from csmri.errors import InputError
 from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
+from csmri.io.validate import validate_multicoil
 
 _SKIP_FLAGS = (
     "ACQ_IS_NOISE_MEASUREMENT",
@@ -58,8 +60,8 @@ def _read(path: Path) -> tuple:
     return header, acquisitions
 
 
-def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cycle)
-    """Read a Cartesian 2-D ISMRMRD file into :class:`csmri.io.multicoil.MulticoilData`.
+def read_ismrmrd(path: str | Path) -> Acquisition:
+    """Read a Cartesian 2-D ISMRMRD file into an :class:`csmri.acquisition.Acquisition`.
 
     Parameters
     ----------
@@ -68,13 +70,11 @@ def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cyc
 
     Returns
     -------
-    MulticoilData
-        k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes in
-        ``attrs`` (``encoded_matrix``, ``recon_matrix``).
+    Acquisition
+        k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes (also in
+        ``attrs``: ``encoded_matrix``, ``recon_matrix``).
     """
     import ismrmrd
-
-    from csmri.io.multicoil import MulticoilData, validate_multicoil
 
     path = Path(path)
     header, acquisitions = _read(path)
@@ -135,7 +135,9 @@ def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cyc
     recon = encoding.reconSpace.matrixSize
     kspace, mask, _, inferred = validate_multicoil(kspace.astype(np.complex64), None, None, path)
     attrs = {"encoded_matrix": [h, w], "recon_matrix": [recon.x, recon.y], "format": "ismrmrd"}
-    return MulticoilData(kspace, mask, None, None, attrs, inferred)
+    header = Header(encoded_matrix=(h, w), recon_matrix=(int(recon.x), int(recon.y)))
+    return Acquisition(kspace, mask, header=header, source=path, attrs=attrs,
+                       mask_inferred=inferred)
 
 
 _IGNORED_FLAGS = (

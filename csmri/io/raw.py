@@ -15,12 +15,13 @@ places them, so the two formats share one set of rules:
 - The header's encoded matrix is used where the data fit it; where they do not,
   the data decide (the matrix grows to hold them; the header's recon matrix is
   then dropped, ``recon_matrix`` None) and one warning says so.
-- A slab larger than :data:`csmri.io.kspace.MAX_KSPACE_ELEMENTS` is refused
+- A slab larger than :data:`csmri.io.checks.MAX_KSPACE_ELEMENTS` is refused
   before any array is allocated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from csmri.errors import InputError
-from csmri.io.kspace import MAX_KSPACE_ELEMENTS
+from csmri.io.checks import MAX_KSPACE_ELEMENTS
+from csmri.mri.prewhiten import bandwidth_scale, noise_covariance, whiten, whitening_matrix
 
 
 @dataclass
@@ -198,7 +200,7 @@ def _check_slab(shape: tuple[int, ...], source: object, what: str) -> None:
     if count > MAX_KSPACE_ELEMENTS:
         raise InputError(
             f"{what} of shape {shape} ({count:.3g} samples) exceeds the limit of "
-            f"{MAX_KSPACE_ELEMENTS:.3g} samples; refused before reading",
+            f"{MAX_KSPACE_ELEMENTS:.3g} samples; refused before allocating",
             source,
         )
 
@@ -326,3 +328,50 @@ def stack_noise(blocks: list[np.ndarray], coils: int | None, source: object) -> 
             f"noise scan has {sorted(counts)} coils but the imaging lines {coils}", source
         )
     return np.concatenate(blocks, axis=1).astype(np.complex64)
+
+
+def prewhiten_scan(scan: RawScan) -> tuple[RawScan, np.ndarray]:
+    """Prewhiten a raw scan's k-space, calibration block and noise with its own noise scan.
+
+    The whitening matrix comes from ``scan.noise`` with Gadgetron's bandwidth
+    correction from the header facts (``dwell_us``, ``noise_dwell_us``,
+    ``relative_receiver_noise_bandwidth``; 1 where missing).  Coil maps estimated
+    later from the whitened calibration data belong to the whitened coils; maps
+    estimated before must be whitened with the returned matrix
+    (:func:`csmri.mri.prewhiten.whiten_sense`).
+
+    Parameters
+    ----------
+    scan : RawScan
+        From :func:`csmri.io.ismrmrd.read_ismrmrd_raw` or :func:`csmri.io.twix.read_twix`.
+
+    Returns
+    -------
+    tuple
+        A new :class:`~csmri.io.raw.RawScan` (``header["prewhitened"]`` True) and ``W``.
+
+    Raises
+    ------
+    InputError
+        The scan has no noise samples, too few, or a singular covariance.
+    """
+    if scan.noise is None:
+        raise InputError("no noise scan to prewhiten with", scan.source or None)
+    facts = scan.header
+    scale = bandwidth_scale(
+        facts.get("dwell_us"),
+        facts.get("noise_dwell_us"),
+        facts.get("relative_receiver_noise_bandwidth"),
+    )
+    source = scan.source or None
+    matrix = whitening_matrix(noise_covariance(scan.noise, 0, source), scale, source)
+    axis = 0 if scan.is_3d else 1
+    calibration = None if scan.calibration is None else whiten(scan.calibration, matrix, axis)
+    whitened = dataclasses.replace(
+        scan,
+        kspace=whiten(scan.kspace, matrix, axis),
+        calibration=calibration,
+        noise=whiten(scan.noise, matrix, 0),
+        header={**facts, "prewhitened": True},
+    )
+    return whitened, matrix

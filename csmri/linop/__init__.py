@@ -7,6 +7,7 @@
   (:mod:`csmri.linop.fourier`);
 * :class:`CoilMaps`, :class:`Sense` = ``Mask @ FFT2c @ CoilMaps``
   (:mod:`csmri.linop.sense`);
+* :func:`forward_operator`, the operator of an :class:`csmri.acquisition.Acquisition`;
 * :func:`adjointness_test`, the check every operator passes.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from csmri.linop.base import Adjoint, Compose, LinearOperator, adjointness_test
 from csmri.linop.fourier import Cartesian, FFT2c, Mask
-from csmri.linop.sense import CoilMaps, Sense
+from csmri.linop.sense import CoilMaps, Sense, forward_operator
 
 __all__ = [
     "Adjoint",
@@ -26,4 +27,5 @@ __all__ = [
     "Mask",
     "Sense",
     "adjointness_test",
+    "forward_operator",
 ]

@@ -26,13 +26,10 @@ bandwidth: :func:`bandwidth_scale` gives Gadgetron's correction
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from scipy.linalg import solve_triangular
 
 from csmri.errors import InputError
-from csmri.io.raw import RawScan
 
 
 def noise_covariance(noise: np.ndarray, coil_axis: int = 0, source: object = None) -> np.ndarray:
@@ -253,48 +250,3 @@ def whiten_sense(
         raise InputError("coil maps are zero everywhere: nothing to whiten")
     return whiten(kspace, matrix, coil_axis) / peak, white_maps / peak
 
-
-def whiten_scan(scan: RawScan) -> tuple[RawScan, np.ndarray]:
-    """Prewhiten a raw scan's k-space, calibration block and noise with its own noise scan.
-
-    The whitening matrix comes from ``scan.noise`` with Gadgetron's bandwidth
-    correction from the header facts (``dwell_us``, ``noise_dwell_us``,
-    ``relative_receiver_noise_bandwidth``; 1 where missing).  Coil maps estimated
-    later from the whitened calibration data belong to the whitened coils; maps
-    estimated before must be whitened with the returned matrix (:func:`whiten_sense`).
-
-    Parameters
-    ----------
-    scan : RawScan
-        From :func:`csmri.io.ismrmrd.read_ismrmrd_raw` or :func:`csmri.io.twix.read_twix`.
-
-    Returns
-    -------
-    tuple
-        A new :class:`~csmri.io.raw.RawScan` (``header["prewhitened"]`` True) and ``W``.
-
-    Raises
-    ------
-    InputError
-        The scan has no noise samples, too few, or a singular covariance.
-    """
-    if scan.noise is None:
-        raise InputError("no noise scan to prewhiten with", scan.source or None)
-    facts = scan.header
-    scale = bandwidth_scale(
-        facts.get("dwell_us"),
-        facts.get("noise_dwell_us"),
-        facts.get("relative_receiver_noise_bandwidth"),
-    )
-    source = scan.source or None
-    matrix = whitening_matrix(noise_covariance(scan.noise, 0, source), scale, source)
-    axis = 0 if scan.is_3d else 1
-    calibration = None if scan.calibration is None else whiten(scan.calibration, matrix, axis)
-    whitened = replace(
-        scan,
-        kspace=whiten(scan.kspace, matrix, axis),
-        calibration=calibration,
-        noise=whiten(scan.noise, matrix, 0),
-        header={**facts, "prewhitened": True},
-    )
-    return whitened, matrix

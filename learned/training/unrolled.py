@@ -22,6 +22,7 @@ from learned.data.dataset import (
 )
 from learned.data.synth import Synthesizer
 from learned.models.unrolled import UnrolledNet
+from learned.training.losses import ssim_loss
 
 
 def cartesian(mask: np.ndarray | torch.Tensor):
@@ -129,8 +130,6 @@ def unrolled_loss(model: UnrolledNet, kspace: torch.Tensor, mask: np.ndarray,
     Tensor
         Scalar loss.
     """
-    from learned.training.train import ssim_loss
-
     op = cartesian(mask)
     output = model(kspace, op)
     if kind == "ssim":
