@@ -4,8 +4,11 @@
 :class:`csmri.acquisition.Acquisition`; :func:`write_acquisition` writes one.  One module
 per format: :mod:`~csmri.io.fastmri` (fastMRI ``.h5``, single- and multi-coil),
 :mod:`~csmri.io.cfl` (BART), :mod:`~csmri.io.numpy_files` (``.npy``/``.npz``),
-:mod:`~csmri.io.ismrmrd` (MRD raw data) and :mod:`~csmri.io.images` (NIfTI, PNG and the
-embedded sample: the images that ``simulate`` turns into k-space); plus coil-map files
+:mod:`~csmri.io.ismrmrd` (MRD raw data), :mod:`~csmri.io.twix` (Siemens raw data, the
+``twix`` extra; it and :func:`csmri.io.ismrmrd.read_ismrmrd_raw` return a
+:class:`csmri.io.raw.RawScan`: calibration lines, noise scan, partial Fourier, 3-D) and
+:mod:`~csmri.io.images` (NIfTI, PNG and the embedded sample: the images that ``simulate``
+turns into k-space); plus coil-map files
 (:mod:`~csmri.io.maps`), reconstructions (:mod:`~csmri.io.reconstruction`), the checks
 every reader runs first (:mod:`~csmri.io.checks`, :mod:`~csmri.io.validate`) and atomic
 writes (:mod:`~csmri.io.atomic`).  Files that cannot be used raise
