@@ -64,7 +64,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     show_default=True,
     help="tv+wavelet: both terms weighted by --lam (ADMM). tv-reweighted: isotropic TV with "
     "reweighted l1 weights, a log penalty that keeps edges (ADMM); tgv-reweighted: the same for "
-    "TGV (single-coil).",
+    "TGV (ADMM; single-coil or SENSE).",
 )
 @click.option(
     "--lam",

@@ -3,7 +3,8 @@
 The solve runs on the operator layer: :func:`csmri.reconstruct.reconstruct` with
 ``maps`` (the :class:`csmri.linop.Sense` operator; FISTA with the exact step, or
 ADMM with warm-started CG for the normal equations), also for the sum of terms
-TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM).  k-space is
+TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM) and for (reweighted)
+TGV (:mod:`csmri.solvers.tgv_general`: ADMM whose x-update is the same CG solve).  k-space is
 divided by the per-slice data scale (BART's rule on ``|A^H y|``) and the images
 multiplied back, so ``lam`` is in the same normalised units as for single-coil data.
 The baselines (zero-filled RSS, the SENSE adjoint) live in :mod:`csmri.mri.baseline`.
@@ -63,11 +64,12 @@ def sense_reconstruct(
         Any regulariser of :data:`csmri.defaults.REGULARIZERS` that runs on SENSE
         (not :data:`csmri.defaults.SINGLE_COIL_ONLY`).
         Regulariser (``tv+wavelet``: both terms weighted by ``lam``; ``tv-reweighted``:
-        :mod:`csmri.regularizers.reweighted`; both ADMM only).
+        :mod:`csmri.regularizers.reweighted`; ``tgv``, ``tgv-reweighted``:
+        :mod:`csmri.solvers.tgv_general`; all four ADMM only).
     lam : float, optional
         Weight in normalised units (:data:`csmri.app.autolambda.SENSE_LAMBDA`).
     solver : {"fista", "admm"}, optional
-        Default FISTA (cycle spinning for wavelets), ADMM for the sum and reweighted TV.
+        Default FISTA (cycle spinning for wavelets), ADMM for the sum, reweighted TV and TGV.
     max_iter, tol
         Iterations and relative-change tolerance (0: run all).
     wavelet : str
