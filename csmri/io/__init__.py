@@ -6,7 +6,8 @@ per format: :mod:`~csmri.io.fastmri` (fastMRI ``.h5``, single- and multi-coil),
 :mod:`~csmri.io.cfl` (BART), :mod:`~csmri.io.numpy_files` (``.npy``/``.npz``),
 :mod:`~csmri.io.ismrmrd` (MRD raw data), :mod:`~csmri.io.twix` (Siemens raw data, the
 ``twix`` extra; it and :func:`csmri.io.ismrmrd.read_ismrmrd_raw` return a
-:class:`csmri.io.raw.RawScan`: calibration lines, noise scan, partial Fourier, 3-D) and
+:class:`csmri.io.raw.RawScan`: calibration lines, noise scan, partial Fourier, 3-D;
+:mod:`~csmri.io.raw_convert` prewhitens it or makes it an Acquisition) and
 :mod:`~csmri.io.images` (NIfTI, PNG and the embedded sample: the images that ``simulate``
 turns into k-space); plus coil-map files
 (:mod:`~csmri.io.maps`), reconstructions (:mod:`~csmri.io.reconstruction`), the checks
