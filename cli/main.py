@@ -50,6 +50,13 @@ class CsmriGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         """Run the sub-command, reporting :class:`CsmriError` as one line."""
+        import warnings
+
+        def one_line_warning(message, category, *args, **kwargs) -> None:
+            click.echo(f"csmri: warning: {one_line(message)}", err=True)
+
+        if not sys.warnoptions:  # a user's -W wins; pytest installs its own hook
+            warnings.showwarning = one_line_warning
         try:
             return super().invoke(ctx)
         except CsmriError as error:

@@ -22,9 +22,9 @@ import warnings
 from pathlib import Path
 
 from csmri.acquisition import Acquisition
-from csmri.errors import InputError
+from csmri.errors import DataWarning, InputError
 
-KSPACE_SUFFIXES = (".h5", ".cfl", ".hdr", ".npy", ".npz")
+KSPACE_SUFFIXES = (".h5", ".cfl", ".hdr", ".npy", ".npz", ".dat")
 """Suffixes of the k-space files :func:`read_acquisition` reads."""
 
 
@@ -39,7 +39,10 @@ def read_acquisition(
     Parameters
     ----------
     path : str or Path
-        fastMRI ``.h5`` (single- or multi-coil), ISMRMRD ``.h5``, BART ``.cfl``/``.hdr``,
+        fastMRI ``.h5`` (single- or multi-coil), ISMRMRD ``.h5`` and Siemens twix ``.dat``
+        raw data (prewhitened with their noise scans, calibration lines embedded, 3-D
+        split along the readout: :func:`csmri.io.raw_convert.scan_to_acquisition`),
+        BART ``.cfl``/``.hdr``,
         ``.npy`` or ``.npz`` (``kspace``, optional ``mask``, ``target``, ``sens_maps``; or
         non-Cartesian ``kspace`` with SigPy's ``coord``).
     coil_axis : int, optional
@@ -70,14 +73,34 @@ def read_acquisition(
         require_file(data_file, "a BART .cfl data file")
     else:
         require_file(path, "a k-space file")
-    with warnings.catch_warnings():  # one line per problem: no library warnings on stderr
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:  # library warnings: not shown
+        warnings.simplefilter("always")
+        try:
+            return _read(path, suffix, coil_axis, traj, matrix)
+        finally:
+            for item in caught:  # the readers' own: the data contradict the header
+                if issubclass(item.category, DataWarning):
+                    warnings.warn(item.message, DataWarning, stacklevel=2)
+
+
+def _read(
+    path: Path, suffix: str, coil_axis: int | None, traj: str | Path | None,
+    matrix: tuple[int, int] | None,
+) -> Acquisition:
+    """Dispatch on the suffix (and content): one place for every format."""
+    if True:
         if traj is not None or (suffix == ".npz" and _has_member(path, "coord.npy")):
             return _read_noncartesian(path, traj, matrix)
         if suffix == ".h5" and _is_ismrmrd(path):
-            from csmri.io.ismrmrd import read_ismrmrd
+            from csmri.io.ismrmrd import read_ismrmrd_raw
+            from csmri.io.raw_convert import scan_to_acquisition
 
-            return read_ismrmrd(path)
+            return scan_to_acquisition(read_ismrmrd_raw(path))
+        if suffix == ".dat":
+            from csmri.io.raw_convert import scan_to_acquisition
+            from csmri.io.twix import read_twix
+
+            return scan_to_acquisition(read_twix(path))
         if suffix == ".h5":
             from csmri.io.fastmri import read_fastmri
 

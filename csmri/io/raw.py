@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from csmri.errors import InputError
+from csmri.errors import DataWarning, InputError
 from csmri.io.checks import MAX_KSPACE_ELEMENTS
 
 
@@ -169,7 +169,7 @@ def place_lines(steps: list[int], centre: int, size: int, name: str, source: obj
             f"{source}: header {name} centre {centre} does not fit the sampled lines "
             f"{lo}..{hi} of the {size}-line matrix; the data decide (lines placed by their "
             "encoding step)",
-            stacklevel=3,
+            category=DataWarning, stacklevel=3,
         )
     return list(steps)
 
@@ -254,7 +254,7 @@ def assemble(
         warnings.warn(
             f"{source}: header encoded matrix {'x'.join(map(str, claimed))} does not hold the "
             f"data ({h}x{w}x{d}); the data decide (header recon matrix ignored)",
-            stacklevel=3,
+            category=DataWarning, stacklevel=3,
         )
         recon = None  # a header wrong about the encoding is no guide to the crop either
     s = max(line.slice for line in lines) + 1

@@ -124,3 +124,90 @@ def to_acquisition(scan: RawScan) -> Acquisition:
         source=None if source is None else Path(source),
         attrs=attrs,
     )
+
+
+def embed_calibration(scan: RawScan) -> RawScan:
+    """The scan with its calibration-only lines put into the k-space where nothing was measured.
+
+    Siemens GRAPPA scans measure the fully sampled centre as separate calibration lines;
+    without them the imaging lines' centre is as undersampled as the rest and ESPIRiT has
+    no calibration region.  Embedded, they serve the maps, GRAPPA and the data term (the
+    effective mask includes them; ``acceleration`` stays the imaging lines' rate).
+
+    Parameters
+    ----------
+    scan : RawScan
+        A scan, 2-D or 3-D.
+
+    Returns
+    -------
+    RawScan
+        A new scan (the input is not modified); unchanged when it has no calibration.
+    """
+    if scan.calibration is None or scan.calibration_region is None:
+        return scan
+    kspace, mask = scan.kspace.copy(), scan.mask.copy()
+    (first, last), *rest = scan.calibration_region
+    if scan.is_3d:
+        (low, high) = rest[0] if rest else (0, kspace.shape[-1])
+        region = (slice(None), slice(first, last), slice(low, high))
+        empty = ~mask[region]
+        kspace[(slice(None), *region)][:, empty] = scan.calibration[:, empty]
+        mask[region] |= np.abs(scan.calibration).sum(axis=0) > 0
+    else:
+        block = scan.calibration
+        empty = ~mask[:, :, first:last]
+        target = kspace[:, :, :, first:last]
+        target[np.broadcast_to(empty[:, None], target.shape)] = block[
+            np.broadcast_to(empty[:, None], block.shape)]
+        mask[:, :, first:last] |= np.abs(block).sum(axis=1) > 0
+    header = {**scan.header, "calibration_embedded": True}
+    return dataclasses.replace(scan, kspace=kspace, mask=mask, header=header)
+
+
+def scan_to_acquisition(scan: RawScan, prewhiten: bool = True) -> Acquisition:
+    """What ``read_acquisition`` gives for raw scanner data (ISMRMRD, twix).
+
+    1. prewhitening with the scan's own noise scan, when it has one and ``prewhiten``
+       (:func:`prewhiten_scan`; ``attrs["prewhitened"]`` says what was used);
+    2. calibration lines embedded (:func:`embed_calibration`);
+    3. 3-D scans: an inverse FFT along the fully sampled readout turns the volume into
+       independent 2-D ``(ky, kz)`` problems, one "slice" per readout position
+       (``(H, C, W, D)`` with a ``(W, D)`` mask), solved like slices;
+    4. :func:`to_acquisition`.
+
+    Parameters
+    ----------
+    scan : RawScan
+        From a raw reader.
+    prewhiten : bool
+        Whiten with the noise scan.
+
+    Returns
+    -------
+    Acquisition
+        The acquisition (noise covariance the identity after whitening).
+    """
+    note = "no noise scan: not prewhitened"
+    if scan.noise is not None and prewhiten:
+        scan, _ = prewhiten_scan(scan)
+        note = f"prewhitened with the scan's noise ({scan.noise.shape[1]} samples per coil)"
+    elif scan.noise is not None:
+        note = "noise scan not used (prewhitening off)"
+    scan = embed_calibration(scan)
+    if scan.is_3d:
+        from csmri.linop.fft import ifft_readout
+
+        hybrid = ifft_readout(scan.kspace)  # (C, H, W, D): x along the readout
+        mask = scan.mask.any(axis=0)  # (W, D): a (ky, kz) sample measures every readout point
+        slices = np.ascontiguousarray(np.moveaxis(hybrid, 1, 0))  # (H, C, W, D)
+        scan = dataclasses.replace(
+            scan, kspace=slices, mask=np.broadcast_to(mask, (slices.shape[0], *mask.shape)),
+            is_3d=False, encoded_matrix=(*scan.encoded_matrix[1:3], 1),
+            recon_matrix=None if scan.recon_matrix is None else tuple(scan.recon_matrix[1:3]),
+            partial_fourier=(*scan.partial_fourier[1:3], 1.0),
+            header={**scan.header, "split_3d": "inverse FFT along the readout: (ky, kz) slices"},
+        )
+    acq = to_acquisition(scan)
+    acq.attrs["prewhitening"] = note
+    return acq
