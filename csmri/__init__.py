@@ -14,14 +14,8 @@ the Numba kernels from their on-disk cache, is imported on first use
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from csmri._version import __version__
 from csmri.lazy import lazy_exports
-
-try:
-    __version__ = version("csmri")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0"
 
 __all__ = ["__version__", "reconstruct"]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from csmri.errors import InputError
+from csmri.extras import require
 
 _SKIP_FLAGS = (
     "ACQ_IS_NOISE_MEASUREMENT",
@@ -44,7 +45,7 @@ def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cyc
         k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes in
         ``attrs`` (``encoded_matrix``, ``recon_matrix``).
     """
-    import ismrmrd
+    ismrmrd = require("ismrmrd", "mrd", "reading ISMRMRD/MRD raw data")
 
     from csmri.io.multicoil import MulticoilData, validate_multicoil
 
@@ -146,7 +147,7 @@ def write_ismrmrd(
     trajectory : str
         Header trajectory (``"cartesian"``; others only to test the refusal).
     """
-    import ismrmrd
+    ismrmrd = require("ismrmrd", "mrd", "writing ISMRMRD/MRD raw data")
 
     s, c, h, w = kspace.shape
     xsd = ismrmrd.xsd

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.errors import InputError
+from csmri.errors import CsmriError, InputError
 from csmri.io.cfl import (
     BART_DIMS,
     COIL_DIM,
@@ -363,7 +363,7 @@ def _read_h5(path: Path) -> MulticoilData:
                     arrays[key] = np.asarray(item[()])
             header = file["ismrmrd_header"][()] if "ismrmrd_header" in file else None
             attrs = h5_attrs(file)
-    except InputError:
+    except CsmriError:  # bad data (InputError) or a missing extra (UsageError, from MRD)
         raise
     except MemoryError:
         raise

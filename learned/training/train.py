@@ -455,12 +455,9 @@ def _machine(device: torch.device) -> dict:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from csmri import __version__
 
-        return version("csmri")
-    except Exception:  # not installed
-        return "unknown"
+    return __version__
 
 
 def _paths(output: Path) -> tuple[Path, Path]:
