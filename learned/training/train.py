@@ -400,7 +400,7 @@ def compute_loss(
     targets : Tensor, shape (B, H, W)
         Clean magnitudes.
     kind : {"l1", "ssim"}
-        L1 in the instance-normalised scale (|error| / input std), or 1 - SSIM.
+        L1 in the instance-normalised scale (absolute error over the input std), or 1 - SSIM.
 
     Returns
     -------
