@@ -42,7 +42,7 @@ print("adjointness error:", adjointness_test(op, (height, width)))
 fig, axes = plt.subplots(2, 3, figsize=(9, 6))
 axes[0, 0].imshow(image, cmap="gray")
 axes[0, 0].set_title("image")
-axes[1, 0].imshow(np.log1p(np.abs(kspace)), cmap="gray")
+axes[1, 0].imshow(np.log(np.abs(kspace) + 1e-4 * np.abs(kspace).max()), cmap="gray")
 axes[1, 0].set_title("log |k-space|")
 for col, (kind, m) in enumerate(masks.items(), start=1):
     measured = kspace * m.mask
