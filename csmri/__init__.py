@@ -1,10 +1,10 @@
 """csmri: compressed-sensing MRI reconstruction, side by side with learned one-shot reconstruction.
 
-The library layers mirror the maths: ``fft`` and ``linop`` (the forward model's
-operators, on NumPy or torch), ``masks``, ``regularizers`` (with their proximal
-operators), ``solvers``,
-``reconstruct`` (the application that composes them), plus ``data``,
-``simulate``, ``kspace_io`` and ``metrics``.
+The library layers mirror the maths: :mod:`csmri.mri` (FFT, masks, coils, simulation) and
+:mod:`csmri.linop` (the forward model's operators, on NumPy or torch),
+:mod:`csmri.regularizers` (with their proximal operators), :mod:`csmri.solvers`, and
+:mod:`csmri.app` (``reconstruct``, the application that composes them), plus
+:mod:`csmri.io` (readers and writers) and :mod:`csmri.metrics`.
 
 ``import csmri`` is light (no SciPy, Numba or torch): :func:`reconstruct`, and with it
 the Numba kernels from their on-disk cache, is imported on first use

@@ -40,7 +40,6 @@ html_theme_options = {"description": "Compressed-sensing and learned MRI reconst
 # API reference: the numpydoc docstrings, one page per package.
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "none"  # the numpydoc Parameters sections already give the types
-autodoc_mock_imports: list[str] = []
 autosummary_generate = False
 numpydoc_show_class_members = False  # members are documented by autodoc itself
 numpydoc_class_members_toctree = False

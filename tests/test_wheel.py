@@ -79,4 +79,11 @@ def test_wheel_metadata_names_version_licence_extras_and_command(wheel):
     assert core == sorted(["numpy", "scipy", "numba", "pywavelets", "torch", "matplotlib",
                            "click", "h5py", "safetensors", "tqdm"])
     assert "torch>=2.1" in requires
+    # make demo and make test install .[dev]: it must pull every user extra and the docs.
+    dev = [r for r in requires if r.endswith('extra == "dev"')]
+    assert any(r.startswith("csmri[") and all(e in r.split("]")[0] for e in
+                                                ("all", "docs")) for r in dev), dev
+    all_extra = next(r for r in requires if r.endswith('extra == "all"'))
+    for extra in ("dask", "mrd", "twix", "nufft", "images"):
+        assert extra in all_extra.split("]")[0], all_extra
     assert "csmri = cli.main:main" in wheel.read(f"{info}/entry_points.txt").decode()
