@@ -44,7 +44,7 @@ def check_trajectory(traj: Any, shape: tuple[int, int]) -> np.ndarray:
 
     Parameters
     ----------
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         Coordinates in pixels.
     shape : tuple of int
         ``(H, W)`` of the image grid.
@@ -92,7 +92,7 @@ class NUFFT(LinearOperator):
 
     Parameters
     ----------
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         k-space coordinates in pixels (BART's convention, see the module docstring).
     shape : tuple of int
         ``(H, W)`` of the images.
@@ -102,7 +102,7 @@ class NUFFT(LinearOperator):
         against 0.18-9.4 ms for the pair at 64x64 and 3.5-12 ms against 25-81 ms at
         256x256 (its two FFTs are no larger than finufft's and it skips the spreading);
         the kernel costs about one NUFFT (8-40 ms at 64x64, 0.12-0.21 s at 256x256), once.
-    weights : array, shape (*samples), optional
+    weights : array, shape ``(*samples)``, optional
         Real weights ``D`` in the Toeplitz kernel, so that :meth:`normal` is ``A^H D A``
         (density compensation); ``A^H A`` when omitted.
     """
@@ -223,7 +223,7 @@ class SenseNUFFT(Compose):
     ----------
     maps : complex array, shape (C, H, W)
         Coil sensitivities.
-    traj : array, shape (2 or 3, *samples), or NUFFT
+    traj : array, shape ``(2 or 3, *samples)``, or NUFFT
         k-space coordinates in pixels, the same for every coil, or a :class:`NUFFT`
         to share (its plans and Toeplitz kernel) between slices.
     **kwargs

@@ -14,9 +14,9 @@ import numpy as np
 
 from csmri.io.images import load_sample
 from csmri.linop import Cartesian, adjointness_test
+from csmri.linop.fft import fft2c
 from csmri.metrics import psnr
 from csmri.mri.baseline import zero_filled
-from csmri.mri.fft import fft2c
 from csmri.mri.masks import make_mask
 
 image = load_sample()[6]  # one 217 x 181 Colin27 slice that ships with csmri
