@@ -132,7 +132,8 @@ class NUFFT(LinearOperator):
     def radians(self) -> np.ndarray:
         """The coordinates as finufft/torchkbnufft want them: ``2 pi k / N`` in ``[-pi, pi]``."""
         h, w = self.ishape
-        return 2 * np.pi * self.coords / np.array([[h], [w]], dtype=np.float64)
+        # C order: finufft copies (with a warning) coordinates that are not C-contiguous
+        return np.ascontiguousarray(2 * np.pi * self.coords / np.array([[h], [w]], np.float64))
 
     # -- NumPy: finufft ---------------------------------------------------------------
     def _plan(self, kind: int, batch: int, dtype: type) -> Any:
