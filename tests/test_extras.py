@@ -104,3 +104,13 @@ def test_dask_scheduler_without_dask_extra_is_one_line_and_writes_nothing(tmp_pa
     assert result.exit_code == 2
     assert _only_line(result) == _expected("a Dask cluster (--scheduler)", "dask")
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_non_cartesian_without_nufft_extra_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    _block(monkeypatch, "finufft", "torchkbnufft")
+    out = tmp_path / "radial.npz"
+    result = CliRunner().invoke(csmri, ["simulate", "-o", str(out), "--trajectory", "radial",
+                                        "--slices", "0:1"])
+    assert result.exit_code == 2
+    assert _only_line(result) == _expected("non-Cartesian k-space", "nufft")
+    assert not out.exists()
