@@ -11,6 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 
+from csmri._version import __version__
 from csmri.errors import CsmriError, one_line
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -100,7 +101,7 @@ class CsmriGroup(click.Group):
 
 @click.group(cls=CsmriGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-@click.version_option(package_name="csmri")
+@click.version_option(version=__version__, prog_name="csmri")
 def csmri(debug: bool) -> None:
     """Compressed-sensing and learned MRI reconstruction on the same undersampled k-space."""
 

@@ -59,14 +59,14 @@ class Trajectory:
 
     Attributes
     ----------
-    coords : ndarray of float64, shape (3, *samples)
+    coords : ndarray of float64, shape ``(3, *samples)``
         k-space coordinates in BART's units and order (``bart traj``: k in pixels, i.e.
         cycles per field of view, ``|k| <= N/2``; dim 0 the readout ``H``, dim 1 ``W``,
         dim 2 zero for 2-D).
     matrix : tuple of int
         ``(H, W)`` of the image (the header's, the user's ``--matrix``, or the
         trajectory's extent).
-    density : ndarray of float64, shape (*samples), optional
+    density : ndarray of float64, shape ``(*samples)``, optional
         Density-compensation weights (Pipe-Menon when omitted).
     """
 
@@ -86,7 +86,7 @@ class Acquisition:
 
     Attributes
     ----------
-    kspace : ndarray of complex64, shape (S, C, H, W), or (S, C, *samples) with a trajectory
+    kspace : ndarray of complex64, shape (S, C, H, W), or ``(S, C, *samples)`` with a trajectory
         Measured samples, zero where not sampled (Cartesian).
     mask : ndarray of bool, shape (H, W), or None with a trajectory
         Sampled locations (a column mask is broadcast over the rows).

@@ -88,15 +88,16 @@ def reconstruct_noncartesian(
 
     Parameters
     ----------
-    kspace : array, shape (*samples), (S, *samples), or with maps (C, *samples), (S, C, *samples)
-        Samples at the trajectory points (BART's ``bart nufft`` units).
-    traj : array, shape (2 or 3, *samples)
+    kspace : array, shape ``([S,] [C,] *samples)``
+        Samples at the trajectory points (BART's ``bart nufft`` units); ``(*samples)`` or
+        ``(S, *samples)``, and with maps ``(C, *samples)`` or ``(S, C, *samples)``.
+    traj : array, shape ``(2 or 3, *samples)``
         BART-convention coordinates in pixels (:mod:`csmri.mri.trajectories`).
     shape : tuple of int, optional
         ``(H, W)``; from the trajectory's extent (:func:`matrix_size`) when omitted.
     maps : array, shape (C, H, W) or (S, C, H, W), optional
         Coil sensitivities.
-    weights : array, shape (*samples), optional
+    weights : array, shape ``(*samples)``, optional
         Density compensation for the scale and the start (Pipe-Menon when omitted).
     reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, seed, rho, tv_iter
         As in :func:`csmri.app.reconstruct.reconstruct` (TGV is Cartesian only), except
