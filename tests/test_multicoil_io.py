@@ -128,7 +128,7 @@ def test_ismrmrd_line_outside_encoded_matrix_is_refused(tmp_path, stack):
         data = file["dataset/data"][()]
         data[0]["head"]["idx"]["kspace_encode_step_1"] = 40
         file["dataset/data"][0] = data[0]
-    with pytest.raises(InputError, match="header contradicts data|sampled differently"):
+    with pytest.raises(InputError, match=r"header contradicts data|sampled differently"):
         read_acquisition(path)
 
 
