@@ -73,14 +73,13 @@ def read_acquisition(
         require_file(data_file, "a BART .cfl data file")
     else:
         require_file(path, "a k-space file")
-    with warnings.catch_warnings(record=True) as caught:  # library warnings: not shown
-        warnings.simplefilter("always")
-        try:
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # library warnings: not shown
+            warnings.simplefilter("always")
             return _read(path, suffix, coil_axis, traj, matrix)
-        finally:
-            for item in caught:  # the readers' own: the data contradict the header
-                if issubclass(item.category, DataWarning):
-                    warnings.warn(item.message, DataWarning, stacklevel=2)
+    finally:  # the readers' own warnings (the data contradict the header) are passed on
+        for message in [w.message for w in caught if issubclass(w.category, DataWarning)]:
+            warnings.warn(message, DataWarning, stacklevel=2)
 
 
 def _read(
