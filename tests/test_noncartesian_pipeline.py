@@ -68,3 +68,12 @@ def test_simulate_solve_and_compare_a_golden_angle_file(tmp_path):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {r["method"] for r in rows} == {"zero-filled", "tv-admm", "unrolled"}
     assert {r["slice"] for r in rows} == {"0", "2"}  # slice 1 tunes lambda, never scored
+
+
+def test_tgv_and_reweighted_tgv_run_on_radial_data_through_the_general_solver():
+    acq = simulate_noncartesian(shepp_logan(48)[None], "golden", 4, seed=0, noise=0.005)
+    kspace, sampling, _ = acq.solver_inputs()
+    zero = psnr(acq.reference, ZeroFilled().run(kspace, sampling).images)
+    for reg in ("tgv", "tgv-reweighted"):
+        result = CompressedSensing(reg=reg, lam=0.003, max_iter=30).run(kspace, sampling)
+        assert psnr(acq.reference, result.images) > zero + 3 and result.iterations == [30]
