@@ -70,6 +70,25 @@ def gridding(kspace: np.ndarray, sampling: Trajectory, maps: np.ndarray | None) 
     return np.sqrt(np.sum(np.abs(coils) ** 2, axis=1)).astype(np.float32)
 
 
+def partial_fourier(mask: np.ndarray) -> tuple[int, float] | None:
+    """``(axis, fraction)`` of a partial-Fourier Cartesian mask, or None (symmetric)."""
+    from csmri.mri.partial_fourier import detect_partial_fourier
+
+    mask = np.asarray(mask)
+    return detect_partial_fourier(mask if mask.ndim == 2 else mask[np.newaxis])
+
+
+def _pocs(kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None) -> np.ndarray:
+    """POCS-completed baseline of partial-Fourier data (RSS, or SENSE-combined with maps)."""
+    from csmri.mri.partial_fourier import partial_fourier_baseline
+
+    axis, fraction = partial_fourier(mask)
+    kspace = np.asarray(kspace)
+    coils = kspace if kspace.ndim == 4 else kspace[:, np.newaxis]
+    full = np.broadcast_to(np.asarray(mask) != 0, coils.shape[-2:])
+    return partial_fourier_baseline(coils * full, fraction, axis, "pocs", maps, mask=full)
+
+
 def run_method(
     method: ReconMethod, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None = None
 ) -> MethodResult:
@@ -154,6 +173,8 @@ class ZeroFilled:
         start = time.perf_counter()
         if isinstance(mask, Trajectory):
             images = gridding(kspace, mask, None)
+        elif partial_fourier(mask) is not None:  # the baseline a scanner shows: POCS
+            images = np.abs(_pocs(kspace, mask, None)).astype(np.float32)
         elif np.ndim(kspace) == 4:
             images = rss_zero_filled(np.asarray(kspace) * (np.asarray(mask) != 0))
         else:
@@ -177,6 +198,8 @@ class SenseAdjoint:
         start = time.perf_counter()
         if isinstance(mask, Trajectory):
             images = gridding(kspace, mask, maps)
+        elif partial_fourier(mask) is not None:
+            images = np.abs(_pocs(kspace, mask, maps))
         else:
             images = np.abs(sense_adjoint(np.asarray(kspace) * (np.asarray(mask) != 0), maps))
         return MethodResult(images.astype(np.float32), time.perf_counter() - start,
