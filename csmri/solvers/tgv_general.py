@@ -20,18 +20,17 @@ plus six single-image FFTs (``s`` and ``w``: two each way, ``x`` forward, the
 ``D^H K s`` term back).
 
 Measured (``benchmarks/RESULTS_tgv_sense.md``: 8 coils, a ramp-modulated Shepp-Logan
-phantom, 4x, NumPy on a loaded 2-core machine): at 256 x 256 an iteration took 2.2-2.5x
-a SENSE-TV ADMM iteration (350-415 ms against 161-165 ms), as its CG took 13.5 normal
-operator applications against TV's 8; ``G`` vanishes like ``|k|^4`` at low frequencies
-where ``D^H D`` vanishes like ``|k|^2``, which likely slows CG.  At 128 x 128, 100
-iterations scored 1.1 and 1.5 dB above SENSE-TV ADMM (lambda 0.001, 0.003).  The
-primal-dual iteration of :mod:`csmri.solvers.tgv_pdhg` (one ``A`` and one ``A^H``, 1/7
-of the time per iteration) reaches tight objective gaps sooner (5.6e-5 after 1000
-iterations, 10 s, against ADMM's 5.7e-4 after 400, 16 s), but its images lag: 500 and
-1000 iterations (7-21 s) scored 32.2 and 42.2 dB at lambda 0.001 where 100 ADMM
-iterations (6 s) scored 45.3; ADMM solves the data term (nearly) exactly every
-iteration, where the primal-dual steps creep along its poorly conditioned directions.
-So the reconstruction uses ADMM.
+phantom, 4x, NumPy): with plain CG an iteration at 256 x 256 took 2.2-2.5x a SENSE-TV ADMM
+iteration, its CG taking 13.5 normal-operator applications against TV's 8 (``G``
+vanishes like ``|k|^4`` at low frequencies where ``D^H D`` does like ``|k|^2``); with the
+circulant preconditioner of :mod:`csmri.solvers.preconditioner`, which the reconstruction
+uses for SENSE, 8.1, about a plain SENSE-TV iteration.  At 128 x 128, 100 iterations scored
+1.3 and 1.5 dB above SENSE-TV ADMM (lambda 0.001, 0.003).  The primal-dual iteration of
+:mod:`csmri.solvers.tgv_pdhg` (one ``A`` and one ``A^H``) reaches tight objective gaps
+sooner, but its images lag: 500 and 1000 iterations (6-14 s) scored 32.2 and 42.2 dB at
+lambda 0.001 where 100 ADMM iterations (3 s) scored 45.4.  ADMM solves the data term
+(nearly) exactly every iteration, where the primal-dual steps creep along its poorly
+conditioned directions; so the reconstruction uses ADMM.
 """
 
 from __future__ import annotations

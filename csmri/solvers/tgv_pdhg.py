@@ -12,9 +12,9 @@ One ``A`` and one ``A^H`` per iteration and no inner solve (``K xb`` is combined
 ``K x`` of the last two iterates, ``K`` being linear), so it suits operators without a
 cheap normal solve (SENSE, NUFFT).  Steps ``sigma = s / L``, ``tau = 1 / (s L)`` with
 ``L^2 = ||A^H A|| + max eig(K_reg^H K_reg)`` >= ``||K||^2``, the second term exact per
-frequency.  It needs 5-10 times ADMM's iterations, each about 1/7 of an ADMM iteration on
-8-coil SENSE; it wins on tight objective gaps, ADMM on image quality in a given time
-(:mod:`csmri.solvers.tgv_general` gives the numbers).
+frequency.  It needs 5-10 times ADMM's iterations, each 1/3 (preconditioned CG) to 1/7
+(plain CG) of an ADMM iteration on 8-coil SENSE; it wins on tight objective gaps, ADMM on
+image quality in a given time (:mod:`csmri.solvers.tgv_general` gives the numbers).
 
 Stopping: the relative change of ``x`` and the primal and dual residuals of Goldstein,
 Esser and Baraniuk (2013), ``||K^H y_new||`` and ``||(y - y_new) / sigma - K (z_new -
