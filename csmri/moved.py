@@ -1,6 +1,6 @@
 """Old module paths that still import, with a warning, for one release.
 
-csmri 0.2 moved its modules into subpackages (``csmri.fft`` is now ``csmri.mri.fft``,
+csmri 0.2 moved its modules into subpackages (``csmri.fft`` is now ``csmri.linop.fft``,
 ``learned.train`` is ``learned.training.train``; the table is in ``CHANGELOG.md``).
 :func:`keep_old_paths` installs an import hook for a table of old -> new names: importing an
 old name issues a :class:`DeprecationWarning` naming the new one and gives a module whose
@@ -20,7 +20,7 @@ import warnings
 REMOVED_IN = "0.3"
 
 CSMRI_MOVES = {
-    "csmri.fft": "csmri.mri.fft",
+    "csmri.fft": "csmri.linop.fft",
     "csmri.masks": "csmri.mri.masks",
     "csmri.coil_sim": "csmri.mri.coil_sim",
     "csmri.espirit": "csmri.mri.espirit",

@@ -8,7 +8,6 @@ readout, optional ``mask`` (``(W,)`` or ``(H, W)``), ``reconstruction_esc`` /
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from csmri.acquisition import Acquisition, Header
 from csmri.errors import InputError
 from csmri.io.checks import MAX_MASK_ELEMENTS, check_size, first_line
 from csmri.io.validate import validate_kspace, validate_multicoil, validate_target
+from csmri.mri.matrix import header_matrix
 
 TARGET_KEYS = ("reconstruction_esc", "reconstruction_rss")
 
@@ -55,18 +55,6 @@ def _plain(value: object) -> object:
         return value.tolist()
     return value
 
-def _matrix(xml: str, space: str) -> tuple[int, int] | None:
-    block = re.search(rf"<{space}>(.*?)</{space}>", xml, re.S)
-    if block is None:
-        return None
-    size = re.search(r"<matrixSize>(.*?)</matrixSize>", block.group(1), re.S)
-    if size is None:
-        return None
-    values = [re.search(rf"<{a}>\s*(\d+)\s*</{a}>", size.group(1)) for a in ("x", "y")]
-    if None in values:
-        return None
-    return int(values[0].group(1)), int(values[1].group(1))  # type: ignore[union-attr]
-
 def header_matrices(header: bytes | str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
     """``(encoded, recon)`` matrix sizes ``(x, y)`` from an ``ismrmrd_header`` XML (None: absent).
 
@@ -81,7 +69,7 @@ def header_matrices(header: bytes | str) -> tuple[tuple[int, int] | None, tuple[
         Encoded and recon matrix sizes.
     """
     xml = header.decode(errors="replace") if isinstance(header, bytes) else str(header)
-    return _matrix(xml, "encodedSpace"), _matrix(xml, "reconSpace")
+    return header_matrix(xml, "encodedSpace"), header_matrix(xml, "reconSpace")
 
 def check_fastmri_header(
     header: bytes | str,
@@ -112,7 +100,7 @@ def check_fastmri_header(
         ``(encoded (x, y), recon (x, y))``, each None where the XML lacks it.
     """
     xml = header.decode(errors="replace") if isinstance(header, bytes) else str(header)
-    encoded, recon = _matrix(xml, "encodedSpace"), _matrix(xml, "reconSpace")
+    encoded, recon = header_matrix(xml, "encodedSpace"), header_matrix(xml, "reconSpace")
     if encoded is not None and encoded != tuple(shape[-2:]):
         raise InputError(
             f"header encoded matrix {encoded[0]}x{encoded[1]} contradicts the "

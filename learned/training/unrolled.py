@@ -103,7 +103,7 @@ def kspace_batch(
         _, k, _ = simulate_one(np.ascontiguousarray(window), rng, sim.accelerations[which],
                                sim.center_fractions[which], noise, sim.phase, mask_seed)
         kspace.append(k)
-        targets.append(window)
+        targets.append(np.abs(window))
     return (np.stack(kspace).astype(np.complex64), mask,
             np.stack(targets).astype(np.float32))
 
