@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from csmri.app.noncartesian import gridding_reconstruction, reconstruct_noncartesian
-from csmri.errors import UsageError
 from csmri.io.images import shepp_logan
 from csmri.linop.nufft import NUFFT, SenseNUFFT
 from csmri.metrics import psnr
@@ -125,9 +124,3 @@ def test_numpy_and_torch_reach_the_same_solution(radial_scan):
     assert tensor.history[0].objective[-1] == pytest.approx(host.history[0].objective[-1], rel=1e-3)
     gap = np.linalg.norm(tensor.images - host.images) / np.linalg.norm(host.images)
     assert gap < 5e-3
-
-
-def test_tgv_is_refused_for_noncartesian_data(radial_scan):
-    _, traj, kspace = radial_scan
-    with pytest.raises(UsageError, match="Cartesian"):
-        reconstruct_noncartesian(kspace, traj, reg="tgv", lam=0.01)
