@@ -100,7 +100,7 @@ def test_tv_reconstruction_beats_gridding_on_undersampled_radial(radial_scan):
 def test_other_regularisers_beat_gridding(radial_scan, reg):
     image, traj, kspace = radial_scan
     gridded = gridding_reconstruction(kspace, traj)[0]
-    recon = reconstruct_noncartesian(kspace, traj, reg=reg, lam=0.003, max_iter=40)
+    recon = reconstruct_noncartesian(kspace, traj, reg=reg, lam=0.003, max_iter=40, solver="admm")
     assert psnr(np.abs(image), np.abs(recon.images[0])) > psnr(np.abs(image), np.abs(gridded)) + 3
 
 
@@ -116,7 +116,7 @@ def test_multicoil_reconstruction_with_simulated_maps(radial_scan):
 def test_numpy_and_torch_reach_the_same_solution(radial_scan):
     pytest.importorskip("torch")
     _, traj, kspace = radial_scan
-    kwargs = {"reg": "tv", "lam": 0.003, "max_iter": 30}
+    kwargs = {"reg": "tv", "lam": 0.003, "max_iter": 30, "cg_iter": 20}  # CG to its tolerance
     host = reconstruct_noncartesian(kspace, traj, **kwargs)
     import torch
 
