@@ -9,6 +9,7 @@
   (:mod:`csmri.linop.sense`);
 * :class:`NUFFT`, :class:`SenseNUFFT` = ``NUFFT @ CoilMaps`` for radial and spiral
   k-space (:mod:`csmri.linop.nufft`; finufft / torchkbnufft imported on first use);
+* :func:`forward_operator`, the operator of an :class:`csmri.acquisition.Acquisition`;
 * :func:`adjointness_test`, the check every operator passes.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from csmri.linop.base import Adjoint, Compose, LinearOperator, Scaled, adjointness_test
 from csmri.linop.fourier import Cartesian, FFT2c, Mask
 from csmri.linop.nufft import NUFFT, SenseNUFFT
-from csmri.linop.sense import CoilMaps, Sense
+from csmri.linop.sense import CoilMaps, Sense, forward_operator
 
 __all__ = [
     "NUFFT",
@@ -32,4 +33,5 @@ __all__ = [
     "Sense",
     "SenseNUFFT",
     "adjointness_test",
+    "forward_operator",
 ]

@@ -10,7 +10,7 @@ k-space move between the two tools unchanged:
 * ``A x (k) = 1/sqrt(H W) sum_r x(r) exp(-2 pi i k . r / N)`` with ``r`` the pixel
   index minus ``N // 2`` (the centre pixel at ``N // 2``, as in ``fft2c``).
 
-On the Cartesian grid ``A`` is therefore :func:`csmri.mri.fft.fft2c`, and it equals
+On the Cartesian grid ``A`` is therefore :func:`csmri.linop.fft.fft2c`, and it equals
 ``bart nufft`` (whose forward is scaled by ``1/sqrt(H W)`` too) to BART's accuracy
 (about 1e-3); BART's gridding is not periodic, so samples within a kernel width of
 ``|k| = N/2`` differ unless ``bart nufft -P`` is used.
@@ -31,8 +31,8 @@ import numpy as np
 
 from csmri.arrays import constant_like, is_double, is_torch
 from csmri.linop.base import Compose, LinearOperator
+from csmri.linop.fft import fft_workers
 from csmri.linop.sense import CoilMaps
-from csmri.mri.fft import fft_workers
 
 #: finufft tolerance per precision (the adjoint is exact to about this).
 EPS = {np.complex64: 1e-6, np.complex128: 1e-12}

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.fft
 
 from csmri.arrays import constant_like, is_torch
-from csmri.mri.fft import fft_workers
+from csmri.linop.fft import fft_workers
 
 
 class ToeplitzKernel:
