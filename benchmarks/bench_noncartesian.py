@@ -24,12 +24,15 @@ FISTA for wavelets; Toeplitz ``A^H A`` in both), BART
 magnitudes, after the least-squares gain fit of each image to the reference (the
 tools' output units differ), at each tool's best lambda.  Wall times are per solve
 (BART: process start and cfl I/O included), the three tools alternating in a
-rotating order per configuration (the machine is shared).
+rotating order per configuration (the machine is shared).  Threads follow the
+environment (``OMP_NUM_THREADS`` reaches finufft, BART and SigPy's NumPy;
+``CSMRI_FFT_WORKERS`` csmri's FFTs); the report records both.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,8 +52,8 @@ from csmri.mri.density import pipe_menon
 from csmri.mri.nufft_maps import nufft_maps
 from csmri.mri.trajectories import nyquist_spokes, radial, spiral
 
-LAMBDAS = (0.003, 0.01, 0.03)
-QUICK_LAMBDAS = (0.01, 0.03)
+LAMBDAS = (0.003, 0.01, 0.03, 0.1)
+QUICK_LAMBDAS = (0.01, 0.03, 0.1)
 TOOLS = ("csmri", "bart", "sigpy")
 BART_REG = {"tv": ["-R", "T:3:0:{lam}"], "wavelet": ["-e", "-R", "W:3:0:{lam}"]}
 
@@ -170,8 +173,10 @@ def write_report(args, n, coils, iters, lambdas, rows, timing) -> None:
         f"Command: `python benchmarks/bench_noncartesian.py{' --quick' if args.quick else ''}`;"
         f" {stamp}; {n}x{n}, {coils} coils, {iters} iterations; lambda grid "
         f"{', '.join(map(str, lambdas))}; all tools on the same k-space (divided by csmri's "
-        "data scale) and csmri's ESPIRiT maps. Machine: 2 shared cores, times are noisy. "
-        "See the script's docstring for the set-up.",
+        "data scale) and csmri's ESPIRiT maps. Threads: OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, CSMRI_FFT_WORKERS="
+        f"{os.environ.get('CSMRI_FFT_WORKERS', 'unset')}. Machine: 2 shared cores, times are "
+        "noisy. See the script's docstring for the set-up.",
         "",
         "| trajectory | reg | gridding PSNR | csmri PSNR (lam) | BART PSNR (lam) | "
         "SigPy PSNR (lam) | csmri s | BART s | SigPy s | csmri maps s |",
