@@ -120,6 +120,40 @@ def _read(
     )
 
 
+def is_kspace_file(path: str | Path) -> bool:
+    """Whether a file holds k-space rather than images, from its suffix and header only.
+
+    BART ``.cfl``/``.hdr``, Siemens ``.dat``, ``.h5`` with a ``kspace`` dataset (fastMRI) or an
+    ISMRMRD ``dataset`` group, and ``.npz`` with SigPy's ``coord`` (radial/spiral).  Other
+    ``.npy``/``.npz``/``.h5`` files are images (or unreadable: their reader says so).
+
+    Parameters
+    ----------
+    path : str or Path
+        Input file.
+
+    Returns
+    -------
+    bool
+        True for k-space.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".cfl", ".hdr", ".dat"):
+        return True
+    if suffix == ".npz":
+        return _has_member(path, "coord.npy")
+    if suffix != ".h5":
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            return "kspace" in file or "dataset" in file
+    except OSError:
+        return False
+
+
 def _has_member(path: Path, name: str) -> bool:
     import zipfile
 

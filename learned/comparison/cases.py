@@ -502,7 +502,7 @@ def build_cases(
     list of Case
         One per image input and acceleration, one per k-space file.
     """
-    from csmri.io import read_acquisition
+    from csmri.io import is_kspace_file, read_acquisition
     from csmri.io.images import load_sample, parse_slices, read_images, select_slices
 
     selection = parse_slices(slices)
@@ -511,7 +511,7 @@ def build_cases(
         return cases_from_images("sample", select_slices(load_sample(), selection), *plan)
     cases: list[Case] = []
     for path in inputs:
-        if _has_kspace(path):
+        if is_kspace_file(path):
             acq = read_acquisition(path)
             cases += cases_from_acquisition(path.name, acq, accelerations, center_fractions,
                                             mask_type, seed, num_tuning, maps, device)
@@ -519,26 +519,3 @@ def build_cases(
             images = read_images(path, axis=axis, slices=selection)
             cases += cases_from_images(path.name, images, *plan)
     return cases
-
-
-def _has_kspace(path: Path) -> bool:
-    """k-space files: BART ``.cfl``/``.hdr``, and ``.h5`` with ``kspace`` or ISMRMRD data."""
-    if path.suffix.lower() in (".cfl", ".hdr"):
-        return True
-    if path.suffix.lower() == ".npz":  # radial/spiral k-space with SigPy's coord
-        import zipfile
-
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return "coord.npy" in archive.namelist()
-        except (OSError, zipfile.BadZipFile):
-            return False
-    if path.suffix.lower() != ".h5":
-        return False
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as file:
-            return "kspace" in file or "dataset" in file
-    except OSError:
-        return False

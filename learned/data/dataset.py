@@ -17,12 +17,13 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from csmri.errors import InputError
+from csmri.io import is_kspace_file
 from csmri.io.images import COLIN27_PATH, SAMPLE_AXIAL_SLICES, read_images
 from csmri.mri.fft import fft2c, ifft2c
 from csmri.mri.masks import make_mask
 from csmri.mri.simulate import smooth_phase
 from learned.data.manifest import subject_of
-from learned.data.raw import has_kspace, kspace_images
+from learned.data.raw import kspace_images
 from learned.data.synth import MNI152_NAME, MNI152_SUBJECT, Synthesizer, mni152_path
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -242,7 +243,7 @@ def load_slices(
                 if exclude_sample and is_colin27(file):
                     spec = colin27_policy(spec)
                 stacks = [(axis, read_images(file, axis=axis)) for axis in spec.axes]
-            elif has_kspace(file):  # raw k-space: complex slices with their measured phase
+            elif is_kspace_file(file) and file.suffix.lower() == ".h5":  # raw: complex slices
                 spec = Source(file, (0,), {})
                 stacks = [(0, kspace_images(file)[0])]
             else:

@@ -22,19 +22,6 @@ import numpy as np
 from csmri.errors import InputError
 
 
-def has_kspace(path: Path) -> bool:
-    """Whether an ``.h5`` file holds k-space (fastMRI ``kspace`` or ISMRMRD ``dataset``)."""
-    if path.suffix.lower() != ".h5":
-        return False
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as file:
-            return "kspace" in file or "dataset" in file
-    except OSError:
-        return False
-
-
 def kspace_images(path: Path) -> tuple[np.ndarray, str]:
     """Complex training slices ``(S, h, w)`` from a k-space file, and what they are.
 
