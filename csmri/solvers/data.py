@@ -71,12 +71,18 @@ def least_squares(
     LeastSquares or CartesianFast
         For a :class:`Cartesian` operator on a NumPy ``complex64`` stack
         :class:`CartesianColumns` (column mask, no ``solve`` needed) or
-        :class:`CartesianFast`; else :class:`LeastSquares`.
+        :class:`CartesianFast`; for :class:`Sense` on NumPy ``complex64``
+        :class:`csmri.solvers.sense_fast.SenseFast`; else :class:`LeastSquares`.
     """
     if type(op) is Cartesian and not is_torch(y) and np.asarray(y).dtype == np.complex64:
         if not needs_solve and is_column_mask(op.mask):
             return CartesianColumns(y, op.mask)
         return CartesianFast(y, op.mask)
+    if type(op) is Sense and not is_torch(y) and not is_torch(op.maps):
+        if np.asarray(y).dtype == np.complex64 and len(np.shape(y)) == 4:
+            from csmri.solvers.sense_fast import SenseFast  # imports this module
+
+            return SenseFast(op, y, **kwargs)
     return LeastSquares(op, y, **kwargs)
 
 
