@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.acquisition import single_coil
 from csmri.app.bart import bart_executable, bart_pics
 from csmri.app.reconstruct import reconstruct
+from csmri.io import write_acquisition
 from csmri.io.images import load_sample
-from csmri.io.kspace import KspaceData, write_fastmri_h5
 from csmri.metrics import evaluate, psnr
 from csmri.mri.simulate import simulate
 
@@ -147,7 +148,7 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="csmri-bench-cli-") as tmp:
         path, out = Path(tmp) / "k.h5", Path(tmp) / "x.h5"
-        write_fastmri_h5(path, KspaceData(sim.kspace, sim.mask, sim.target, sim.attrs))
+        write_acquisition(path, single_coil(sim.kspace, sim.mask, sim.target, attrs=sim.attrs))
         for reg in ("tv", "wavelet"):
             ours_psnr, ours_lam = best_csmri(sim, reg)
             bart_psnr, bart_lam = best_bart(sim, reg)

@@ -40,9 +40,9 @@ import numpy as np
 
 from csmri.app.scaling import robust_scale
 from csmri.app.sense import sense_adjoint, sense_reconstruct
-from csmri.io.cfl import read_cfl, write_cfl
+from csmri.io import read_acquisition
+from csmri.io.cfl import bart_to_coil_stack, coil_stack_to_bart, read_cfl, write_cfl
 from csmri.io.images import load_sample
-from csmri.io.multicoil import bart_to_coil_stack, coil_stack_to_bart, read_multicoil
 from csmri.metrics import psnr, ssim
 from csmri.mri.coil_sim import simulate_multicoil
 from csmri.mri.coils import compress_coils
@@ -104,7 +104,7 @@ def quality(coils: int, accel: float, lambdas: tuple[float, ...], folder: Path) 
     image = load_sample()[5][:216, :180]
     mask = make_mask("random", 180, 0.08, accel, 0)
     data = simulate_multicoil(image, coils, accel, 0.08, seed=0, noise=0.005, mask=mask)
-    target = data.target
+    target = data.reference
     start = time.perf_counter()
     ours = espirit(data.kspace, data.mask).numpy()
     ours_seconds = time.perf_counter() - start
@@ -154,14 +154,14 @@ def compression(lam: float) -> list[dict]:
         result = sense_reconstruct(kspace, data.mask, maps, reg="tv", lam=lam)
         seconds = time.perf_counter() - start
         rows.append(
-            {"coils": n, "psnr": psnr(data.target, np.abs(result.images)), "seconds": seconds}
+            {"coils": n, "psnr": psnr(data.reference, np.abs(result.images)), "seconds": seconds}
         )
     return rows
 
 
 def real_agreement(lam: float, folder: Path) -> dict:
     """csmri versus BART on the real 8-coil file: each its own maps, same lambda and scale."""
-    data = read_multicoil(REAL, coil_axis=0)
+    data = read_acquisition(REAL, coil_axis=0)
     ours = espirit(data.kspace, data.mask).numpy()
     bart_maps(folder, data.kspace[0])
     scale = data_scale(data.kspace, ours)
@@ -177,7 +177,7 @@ def real_agreement(lam: float, folder: Path) -> dict:
 
 def speed(rounds: int, folder: Path) -> dict:
     """Maps + 100 SENSE-TV iterations on the real slice, alternating csmri and BART."""
-    data = read_multicoil(REAL, coil_axis=0)
+    data = read_acquisition(REAL, coil_axis=0)
     ours, theirs = [], []
     for _ in range(rounds):
         start = time.perf_counter()

@@ -14,8 +14,7 @@ from cli.options import NON_NEGATIVE, FiniteFloat, adapt_option
 from csmri.app.methods import SOLVERS
 from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
-from csmri.io.multicoil import is_multicoil
-from learned.comparison.spec import DEFAULT_METHODS
+from learned.comparison.spec import DEFAULT_METHODS, MULTICOIL_EXTRA
 
 FORMATS = ("table", "md", "csv", "json")
 
@@ -56,7 +55,8 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--methods",
     default=DEFAULT_METHODS,
     show_default=True,
-    help="Comma-separated: zero-filled, unet, unrolled, and REG-SOLVER with REG in "
+    help="Comma-separated: zero-filled, sense-adjoint (multi-coil), unet, unrolled, and "
+    "REG-SOLVER with REG in "
     f"{'/'.join(REGULARIZERS)} and SOLVER in {'/'.join(SOLVERS)}.",
 )
 @click.option(
@@ -109,6 +109,13 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     show_default=True,
     help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy backend.",
 )
+@click.option(
+    "--maps",
+    default="espirit",
+    type=click.Choice(["espirit", "lowres"]),
+    show_default=True,
+    help="Multi-coil: coil maps from the undersampled data of each case.",
+)
 @adapt_option
 @scheduler_options("serial", "cases (one per input and acceleration)")
 @click.option(
@@ -136,6 +143,7 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    maps: str,
     adapt: int,
     scheduler: str,
     workers: int | None,
@@ -143,13 +151,20 @@ def compare(
 ) -> None:
     """Compare methods on INPUT images/volumes/k-space files (default: the embedded sample).
 
+    One pipeline for single- and multi-coil data: images are simulated; fully sampled
+    k-space files (fastMRI single- or multi-coil .h5, ISMRMRD, BART .cfl) are masked
+    retrospectively per acceleration, undersampled ones with a reference keep their mask.
+    Multi-coil data are solved by SENSE with coil maps estimated once per case (their
+    time is reported apart); the U-Net runs on the RSS image, the unrolled network with
+    SENSE data consistency, and sense-adjoint joins the default methods.
+
+
     Every method receives exactly the same masked k-space for a slice and an
-    acceleration; metrics follow fastMRI's definitions.  Multi-coil files (fastMRI
-    multi-coil, BART .cfl with coils, ISMRMRD) are compared with SENSE methods
-    (tv-fista, wavelet-fista, ..., sense-adjoint, zero-filled RSS, unet on the RSS).
+    acceleration; metrics follow fastMRI's definitions.
     """
     from csmri.app.autolambda import calibrated_lambda
     from csmri.app.cluster import case_executor
+    from csmri.device import resolve_device
     from learned.comparison import plots, report, run_comparison
     from learned.comparison.cases import build_cases, default_center_fraction
     from learned.comparison.provenance import run_config, run_notes
@@ -170,24 +185,6 @@ def compare(
         raise UsageError(f"{output_dir}: parent folder does not exist")
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: exists and is not a folder")
-    if any(is_multicoil(path) for path in inputs):
-        from cli.compare_multicoil import compare_multicoil
-
-        compare_multicoil(
-            inputs,
-            accelerations,
-            fractions,
-            mask_type,
-            methods,
-            fixed_lam,
-            iters,
-            model,
-            seed,
-            output_dir,
-            fmt,
-            device,
-        )
-        return
     setup_seconds: dict[str, float] = {}
 
     def learned_loader(name: str):
@@ -202,11 +199,6 @@ def compare(
         return load
 
     factories = {name: learned_loader(name) for name in ("unet", "unrolled")}
-    method_list = parse_methods(methods, fixed_lam, iters, factories, device=device)
-    if adapt:
-        from learned.method import with_adapted
-
-        method_list = with_adapted(method_list, adapt, seed)
     cases = build_cases(
         list(inputs),
         accelerations,
@@ -217,13 +209,16 @@ def compare(
         tuning_slices if auto else 0,
         axis,
         slices,
+        maps,
+        "cpu" if device == "cpu" else resolve_device(device) or "cpu",
     )
+    if methods == DEFAULT_METHODS and any(case.maps is not None for case in cases):
+        methods = methods.replace("zero-filled,", f"zero-filled,{MULTICOIL_EXTRA},", 1)
+    method_list = parse_methods(methods, fixed_lam, iters, factories, device=device)
+    if adapt:
+        from learned.method import with_adapted
 
-    if any(hasattr(m, "leaks") for m in method_list):
-        from learned.method import mark_leaks
-
-        for warning in mark_leaks(method_list, cases):
-            click.secho(warning, err=True, fg="red", bold=True)
+        method_list = with_adapted(method_list, adapt, seed)
 
     if any(hasattr(m, "leaks") for m in method_list):
         from learned.method import mark_leaks
@@ -255,7 +250,7 @@ def compare(
         "center_fraction": fractions,
     }
     config = run_config(params, setup_seconds, time.perf_counter() - start)
-    note = run_notes(cases, setup_seconds)
+    note = run_notes(cases, setup_seconds, result.skipped)
     families = {m.name: method_family(m) for m in method_list}
     verdicts = family_verdicts(result.rows, families, scan_time)
     printed = {

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from cli.options import ACCELERATION, FRACTION, NON_NEGATIVE, overwrite_option
+from csmri.acquisition import single_coil
 from csmri.errors import InputError, UsageError
 from csmri.io.atomic import atomic_path, check_output_path
+from csmri.io.fastmri import write_fastmri
 from csmri.io.images import load_sample, parse_slices, read_images, select_slices
-from csmri.io.kspace import KspaceData, write_fastmri_h5
 from csmri.mri.masks import MASK_TYPES
 from csmri.mri.simulate import simulate as simulate_kspace
 
@@ -112,7 +113,7 @@ def simulate(
         raise InputError(str(error), image) from None
     attrs = {**result.attrs, "source": source}
     with atomic_path(output) as temp:
-        write_fastmri_h5(temp, KspaceData(result.kspace, result.mask, result.target, attrs))
+        write_fastmri(temp, single_coil(result.kspace, result.mask, result.target, attrs=attrs))
     click.echo(
         f"wrote {output}: {images.shape[0]} slices of {images.shape[1]}x{images.shape[2]}, "
         f"{result.mask.sum()}/{result.mask.size} columns "
@@ -135,7 +136,8 @@ def simulate_coils(
     image,
 ) -> str:
     """Write a simulated multi-coil file; returns the summary line."""
-    from csmri.io.multicoil import matrix_header, write_multicoil_h5
+    from csmri.acquisition import Header
+    from csmri.io import write_acquisition
     from csmri.mri.coil_sim import simulate_multicoil
 
     try:
@@ -147,8 +149,9 @@ def simulate_coils(
     data.attrs["source"] = source
     data.maps = None  # as a scanner file: the maps are estimated from the data
     shape = data.kspace.shape[-2:]
+    data.header = Header(encoded_matrix=shape, recon_matrix=shape)
     with atomic_path(output) as temp:
-        write_multicoil_h5(temp, data, matrix_header(shape, shape))
+        write_acquisition(temp, data)
     return (
         f"wrote {output}: {images.shape[0]} slices of {shape[0]}x{shape[1]}, {coils} coils, "
         f"{data.mask[0].sum()}/{shape[1]} columns "

@@ -11,23 +11,23 @@ from tqdm import tqdm
 
 from cli.batch import batch_options, is_batch, run_batch_command
 from cli.options import NON_NEGATIVE, adapt_option, overwrite_option
-from cli.solve_multicoil import maps_option_check, solve_multicoil
-from csmri.app.methods import (
-    SOLVERS,
-    CompressedSensing,
-    ReconMethod,
-    ZeroFilled,
-    run_stack,
-)
-from csmri.app.sense import SENSE_REGULARIZERS
+from csmri.app.methods import SOLVERS, CompressedSensing, ReconMethod, SenseAdjoint, ZeroFilled
+from csmri.app.solve import MAP_FILE_SUFFIXES, output_attrs, prepare, solve_acquisition
 from csmri.defaults import DEFAULT_WAVELET, REGULARIZERS
+from csmri.device import resolve_device
 from csmri.errors import UsageError
 from csmri.io.atomic import atomic_path, check_output_path
-from csmri.io.images import parse_slices, select_slices
-from csmri.io.kspace import read_kspace, write_reconstruction
-from csmri.io.multicoil import is_multicoil
+from csmri.io.images import parse_slices
+from csmri.io.reconstruction import write_reconstruction
 
 OUTPUT_SUFFIXES = (".h5", ".npy", ".cfl")
+
+
+def maps_option_check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--maps``: an estimator name or a maps file."""
+    if value in ("espirit", "lowres") or Path(value).suffix.lower() in MAP_FILE_SUFFIXES:
+        return value
+    raise click.BadParameter(f"{value!r}: use espirit or lowres, or a maps file")
 
 
 def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -64,7 +64,7 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     show_default=True,
     help="tv+wavelet: both terms weighted by --lam (ADMM). tv-reweighted: isotropic TV with "
     "reweighted l1 weights, a log penalty that keeps edges (ADMM); tgv-reweighted: the same for "
-    "TGV (single-coil).",
+    "TGV (ADMM; single-coil or SENSE).",
 )
 @click.option(
     "--lam",
@@ -182,50 +182,34 @@ def solve(
         raise UsageError(f"{output}: output must end in one of {', '.join(OUTPUT_SUFFIXES)}")
     check_output_path(output, overwrite, (input_path,))
     png_path = output.with_suffix(".png")
-    if png:
-        check_output_path(png_path, overwrite, (input_path,))
-    selection = parse_slices(slices)
-    if is_multicoil(input_path, coil_axis):
-        if reg not in SENSE_REGULARIZERS:
-            raise UsageError(
-                f"multi-coil data: --reg must be one of {', '.join(SENSE_REGULARIZERS)}"
-            )
-        click.echo(
-            solve_multicoil(
-                input_path,
-                output,
-                method=method,
-                reg=reg,
-                lam=lam,
-                solver=solver,
-                iters=iters,
-                tol=tol,
-                wavelet=wavelet,
-                selection=selection,
-                coil_axis=coil_axis,
-                maps_option=maps_option,
-                save_maps=save_maps,
-                coils=coils,
-                model=model,
-                device=device,
-                overwrite=overwrite,
-            )
-        )
-        return
-    if method == "sense-adjoint":
+    for extra in ([png_path] if png else []) + ([save_maps] if save_maps is not None else []):
+        check_output_path(extra, overwrite, (input_path,))
+    where = resolve_device(device) or "cpu"
+    prepared = prepare(
+        input_path,
+        selection=parse_slices(slices),
+        coil_axis=coil_axis,
+        maps=maps_option,
+        needs_maps=method not in ("zero-filled", "unet") or save_maps is not None,
+        coils=coils,
+        device=where,
+    )
+    acq = prepared.acq
+    if method == "sense-adjoint" and not acq.is_multicoil:
         raise UsageError(f"{input_path}: single-coil data; sense-adjoint needs coils")
-    data = read_kspace(input_path)
-    kspace = select_slices(data.kspace, selection, input_path)
+    if save_maps is not None and acq.maps is None:
+        raise UsageError(f"{input_path}: single-coil data has no coil maps to save")
+    kspace, mask, _ = acq.solver_inputs()
     lam_note = ""
     if method == "cs" and lam is None:
         from csmri.app.autolambda import auto_lambda
 
-        choice = auto_lambda(kspace, data.mask, reg)
+        choice = auto_lambda(kspace, mask, reg, acq.is_multicoil)
         lam, lam_note = choice.lam, f", lambda {choice.lam:.3g} (auto: {choice.rule})"
     recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
     if adapt:
         recon_method = _adapted(recon_method, adapt)
-    target = None if data.target is None else select_slices(data.target, selection, input_path)
+    target = acq.reference
     if target is not None and hasattr(recon_method, "leaks"):
         leaked = recon_method.leaks(target)
         if leaked:
@@ -235,20 +219,18 @@ def solve(
                         fg="red", bold=True)
 
     start = time.perf_counter()
-    with tqdm(total=kspace.shape[0], unit="slice", desc=recon_method.name, leave=False) as bar:
-        result = run_stack(recon_method, kspace, data.mask, progress=bar.update)
+    with tqdm(total=acq.num_slices, unit="slice", desc=recon_method.name, leave=False) as bar:
+        result, crop = solve_acquisition(acq, recon_method, progress=bar.update)
     seconds = time.perf_counter() - start
     images, iterations = result.images, result.iterations
     objectives = [h.objective[-1] for h in result.history if h.objective]
-
-    attrs = {
-        "method": recon_method.name,
-        "source": str(input_path),
-        "lambda": float("nan") if recon_method.lam is None else float(recon_method.lam),
-        "iterations": int(max(iterations, default=0)),
-    }
     with atomic_path(output) as temp:
-        write_reconstruction(temp, images, attrs)
+        write_reconstruction(temp, images, output_attrs(acq, recon_method, result, crop))
+    if save_maps is not None:
+        from csmri.io.maps import write_maps
+
+        with atomic_path(save_maps) as temp:
+            write_maps(temp, acq.maps)
     if png:
         from csmri.app.figures import save_montage
 
@@ -259,14 +241,16 @@ def solve(
         if recon_method.lam is not None or adapt
         else "one pass"
     )
+    coil_note = f"{acq.num_coils} coils, {prepared.maps_note}" if acq.num_coils > 1 else ""
     summary = (
-        f"{recon_method.name}: {kspace.shape[0]} slices, {passes} per slice{lam_note}, "
+        f"{recon_method.name}: {acq.num_slices} slices, {coil_note}{passes} per slice{lam_note}, "
         f"{seconds:.2f} s"
         + (
             f", final objective {np.mean(objectives):.6g} (mean, normalised units)"
             if objectives
             else ""
         )
+        + (f", cropped to {crop[0]}x{crop[1]}" if crop is not None else "")
         + f" -> {output}"
     )
     if target is not None:
@@ -298,6 +282,8 @@ def _build_method(
 ) -> ReconMethod:
     if method == "zero-filled":
         return ZeroFilled()
+    if method == "sense-adjoint":
+        return SenseAdjoint()
     if method in ("unet", "unrolled"):
         from learned.method import LEARNED_METHODS
 

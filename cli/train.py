@@ -20,8 +20,10 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
     multiple=True,
     required=True,
     type=click.Path(path_type=Path),
-    help="NIfTI volume, image folder, fastMRI .h5 file, or 'mni152' (nilearn's MNI152 "
-    "template) (repeatable). Options: PATH?subject=S&axes=0,1,2&exclude=AXIS:A-B. "
+    help="NIfTI volume, image folder, fastMRI/ISMRMRD k-space .h5 (fully sampled, single- or "
+    "multi-coil: trains on the measured complex image, coil-combined with ESPIRiT maps), or "
+    "'mni152' (nilearn's MNI152 template) (repeatable). Options: "
+    "PATH?subject=S&axes=0,1,2&exclude=AXIS:A-B. "
     "Subject: ?subject=, else the file name up to its first '_'.",
 )
 @click.option(

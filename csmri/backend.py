@@ -49,7 +49,7 @@ import sys
 import numpy as np
 import scipy.fft
 
-from csmri.mri.fft import fft_workers
+from csmri.linop.fft import fft_workers
 
 _AXES = (-2, -1)
 BATCH_FFT_WORKERS = 2

@@ -14,12 +14,13 @@ REGULARIZER_SUMS: dict[str, tuple[str, ...]] = {"tv+wavelet": ("tv", "wavelet")}
 2007); ADMM only."""
 
 TGV = "tgv"
-"""Second-order total generalised variation: its own ADMM (:mod:`csmri.solvers.tgv`),
-single-coil NumPy data only."""
+"""Second-order total generalised variation: its own ADMM, fused per frequency on single-coil
+NumPy data (:mod:`csmri.solvers.tgv`), with a CG x-update for SENSE or torch
+(:mod:`csmri.solvers.tgv_general`)."""
 
 REWEIGHTED_TGV = "tgv-reweighted"
 """TGV with both norms replaced by the log penalty, by reweighting (:mod:`csmri.solvers.tgv`);
-as TGV, single-coil NumPy data only."""
+the same solvers as TGV."""
 
 TGVS: tuple[str, ...] = (TGV, REWEIGHTED_TGV)
 """The regularisers solved by TGV's own ADMM."""
@@ -29,6 +30,11 @@ ADMM_ONLY: tuple[str, ...] = (*REGULARIZER_SUMS, *TGVS, REWEIGHTED_TV)
 
 REGULARIZERS: tuple[str, ...] = (*SINGLE_REGULARIZERS, *REGULARIZER_SUMS, *TGVS)
 """Every regulariser name that :func:`csmri.reconstruct` takes."""
+
+SINGLE_COIL_ONLY: tuple[str, ...] = ()
+"""Regularisers whose solver needs the single-coil Cartesian NumPy data term: none since TGV
+has a solver for any operator (:mod:`csmri.solvers.tgv_general`); every one also runs on SENSE
+and torch."""
 
 DEFAULT_LAMBDA: dict[str, float] = {
     "tv": 0.003,

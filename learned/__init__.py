@@ -13,6 +13,7 @@ Every model file carries its training manifest
 import os
 
 from csmri.lazy import lazy_exports
+from csmri.moved import keep_old_paths
 
 # OpenMP threads that spin after each parallel region steal the cores from scipy's FFT
 # threads and from other processes: 30x slower inference was measured on 2 busy cores.
@@ -28,8 +29,8 @@ _EXPORTS = {
     "reconstruct": "learned.infer",
     "reconstruct_unrolled": "learned.infer",
     "shipped_weights_path": "learned.infer",
-    "TrainConfig": "learned.training.train",
-    "TrainResult": "learned.training.train",
+    "TrainConfig": "learned.training.config",
+    "TrainResult": "learned.training.config",
     "train": "learned.training.train",
     "NormUnet": "learned.models.unet",
     "UNetConfig": "learned.models.unet",
@@ -39,4 +40,19 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+LEARNED_MOVES = {
+    "learned.unet": "learned.models.unet",
+    "learned.unrolled": "learned.models.unrolled",
+    "learned.consistency": "learned.models.consistency",
+    "learned.checkpoint": "learned.models.checkpoint",
+    "learned.dataset": "learned.data.dataset",
+    "learned.synth": "learned.data.synth",
+    "learned.manifest": "learned.data.manifest",
+    "learned.unrolled_train": "learned.training.unrolled",
+    "learned.distributed": "learned.training.distributed",
+    "learned.lecture": "learned.training.lecture",
+}
+"""Modules moved in csmri 0.2 (``learned.train`` is the function: see ``learned.training``)."""
+
 lazy_exports(__name__, _EXPORTS)
+keep_old_paths(LEARNED_MOVES)

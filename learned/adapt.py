@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError, UsageError
+from learned.forward import unet_forward, unrolled_forward
 from learned.models.consistency import centre_block
 from learned.models.unet import NormUnet
 from learned.models.unrolled import UnrolledNet
@@ -465,8 +466,6 @@ def reconstruct_adapted(
     results : list of AdaptResult
         One per slice.
     """
-    from learned.infer import reconstruct, reconstruct_unrolled
-
     if isinstance(model, NormUnet) and data_consistency_mode is None:
         stored = model.config.data_consistency
         data_consistency_mode = ADAPTED_CONSISTENCY if stored == "none" else stored
@@ -477,11 +476,12 @@ def reconstruct_adapted(
         result = adapt_model(model, kspace[index] * mask, mask, config,
                              None if coils is None else coils[0], device)
         if isinstance(model, NormUnet):
-            image = reconstruct(kspace[index : index + 1], mask, model=result.model,
-                                device=device, data_consistency_mode=data_consistency_mode)
+            net = result.model.to(device=device, memory_format=torch.channels_last)  # as infer
+            image = unet_forward(kspace[index : index + 1], mask, net, torch.device(device),
+                                 data_consistency_mode)
         else:
-            image = reconstruct_unrolled(kspace[index : index + 1], mask, model=result.model,
-                                         device=device, maps=coils)
+            image = unrolled_forward(kspace[index : index + 1], mask, result.model.to(device),
+                                     torch.device(device), coils)
         images[index] = image[0]
         results.append(result)
     return images, results

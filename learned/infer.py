@@ -9,9 +9,8 @@ import numpy as np
 import torch
 
 from csmri.errors import InputError
-from csmri.mri.fft import ifft2c
+from learned.forward import unet_forward, unrolled_forward
 from learned.models.checkpoint import load_model
-from learned.models.consistency import DC_MODES, data_consistency
 from learned.models.unet import NormUnet
 from learned.models.unrolled import UnrolledNet
 
@@ -137,31 +136,7 @@ def reconstruct(
 
         config = AdaptConfig(steps=adapt_steps, seed=adapt_seed).validate()
         return reconstruct_adapted(kspace, mask, net, config, device, data_consistency_mode)[0]
-    mode = net.config.data_consistency if data_consistency_mode is None else data_consistency_mode
-    if mode not in DC_MODES:
-        raise ValueError(f"data consistency must be one of {', '.join(DC_MODES)}, got {mode!r}")
-    was_training = net.training
-    net.eval()
-    cols = torch.as_tensor(mask, device=device)
-    out = np.empty(kspace.shape, dtype=np.float32)
-    try:
-        with torch.inference_mode():
-            for start in range(0, kspace.shape[0], batch_size):
-                k = (
-                    torch.as_tensor(
-                        kspace[start : start + batch_size], dtype=torch.complex64, device=device
-                    )
-                    * cols
-                )
-                image = ifft2c(k)
-                x = torch.stack([image.real, image.imag], dim=1).contiguous(
-                    memory_format=torch.channels_last
-                )
-                magnitude, _ = data_consistency(net(x), k, cols, mode)
-                out[start : start + batch_size] = magnitude.float().cpu().numpy()
-    finally:
-        net.train(was_training)
-    return out
+    return unet_forward(kspace, mask, net, device, data_consistency_mode, batch_size)
 
 
 def _check_stack(kspace: np.ndarray, mask: np.ndarray, coil_axis: bool) -> tuple:
@@ -219,8 +194,6 @@ def reconstruct_unrolled(
     ndarray of float32, shape (S, H, W)
         Magnitude images in the units of ``A^H y``.
     """
-    from csmri.linop import Cartesian, Sense
-
     kspace, mask = _check_stack(kspace, mask, maps is not None)
     if maps is not None:
         maps = np.asarray(maps)
@@ -243,22 +216,4 @@ def reconstruct_unrolled(
 
         config = AdaptConfig(steps=adapt_steps, seed=adapt_seed).validate()
         return reconstruct_adapted(kspace, mask, net, config, device, maps=maps)[0]
-    was_training = net.training
-    net.eval()
-    cols = torch.as_tensor(mask, device=device)
-    out = np.empty((len(kspace), *kspace.shape[-2:]), dtype=np.float32)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(kspace), batch_size):
-                chunk = slice(start, start + batch_size)
-                k = torch.as_tensor(kspace[chunk], dtype=torch.complex64, device=device) * cols
-                if maps is None:
-                    op = Cartesian(mask)
-                else:
-                    coils = torch.as_tensor(np.array(maps[chunk]),  # copy: may be read-only
-                                            dtype=torch.complex64, device=device)
-                    op = Sense(coils, mask)
-                out[chunk] = net(k, op).float().cpu().numpy()
-    finally:
-        net.train(was_training)
-    return out
+    return unrolled_forward(kspace, mask, net, device, maps, batch_size)

@@ -1,7 +1,10 @@
 """The learned models as :class:`csmri.app.methods.ReconMethod`, and their leak check.
 
 ``solve`` and ``compare`` treat them as CS; the training manifest of each is checked
-against the slices being scored.
+against the slices being scored.  On multi-coil k-space ``(S, C, H, W)`` the U-Net runs on
+the RSS of the zero-filled coil images (fastMRI's multi-coil baseline, no data consistency)
+and the unrolled network's data consistency is SENSE with the given maps.  Both need a
+column mask (every row sampled alike).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 
 from csmri.app.methods import MethodResult
 from csmri.errors import UsageError
+from csmri.mri.baseline import rss_zero_filled
+from csmri.mri.fft import fft2c
 from learned.adapt import AdaptConfig, check_steps, reconstruct_adapted
 from learned.data.manifest import leak_warning, leaked_slices
 from learned.infer import load_shipped_model, reconstruct, reconstruct_unrolled
@@ -108,27 +113,42 @@ class UnetMethod:
         check_steps(steps)
         return replace(self, adapt_steps=steps, adapt_seed=seed)
 
-    def run(self, kspace: np.ndarray, mask: np.ndarray) -> MethodResult:
+    def run(
+        self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None = None
+    ) -> MethodResult:
         """Reconstruct a stack of slices (adapting to each first when asked).
 
         ``seconds`` includes the adaptation; ``iterations`` are the adaptation steps taken
         per slice (1 for a plain one-shot pass).
         """
+        columns = column_mask(mask)
+        multicoil = np.ndim(kspace) == 4
+        if multicoil and self.kind == "unrolled" and maps is None:
+            raise UsageError(f"{self.name} on multi-coil k-space needs coil maps")
         start = time.perf_counter()
         if not self.adapt_steps:
-            images = self._reconstruct(kspace, mask)
+            images = self._reconstruct(kspace, columns, maps)
             steps = [1] * len(images)
         else:
+            if multicoil and self.kind == "unet":
+                raise UsageError(f"{self.name}: the U-Net on the RSS image of multi-coil data "
+                                 "has no k-space to adapt to (adapt the unrolled network)")
             config = AdaptConfig(steps=self.adapt_steps, seed=self.adapt_seed)
             images, results = reconstruct_adapted(
-                np.asarray(kspace), mask, self.model, config, self.device,
-                maps=getattr(self, "maps", None),
+                np.asarray(kspace), columns, self.model, config, self.device, maps=maps
             )
             steps = [result.steps_run for result in results]
         seconds = time.perf_counter() - start
         return MethodResult(np.asarray(images, dtype=np.float32), seconds, steps)
 
-    def _reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _reconstruct(
+        self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None
+    ) -> np.ndarray:
+        if np.ndim(kspace) == 4:  # fastMRI's multi-coil U-Net: the RSS image, no DC
+            rss = rss_zero_filled(np.asarray(kspace) * mask)
+            full = np.ones(kspace.shape[-1], dtype=bool)
+            return reconstruct(fft2c(rss.astype(np.complex64)), full, model=self.model,
+                               device=self.device, data_consistency_mode="none")
         return reconstruct(kspace, mask, model=self.model, device=self.device)
 
     def leaks(self, images: np.ndarray) -> list[int]:
@@ -149,23 +169,34 @@ class UnetMethod:
 
 @dataclass
 class UnrolledMethod(UnetMethod):
-    """Reconstruction with the unrolled network (single-coil k-space; see ``maps``).
-
-    Attributes
-    ----------
-    maps : ndarray, optional
-        Coil sensitivities for multi-coil k-space ``(S, C, H, W)``.
-    """
+    """Reconstruction with the unrolled network (SENSE data consistency with maps)."""
 
     model: UnrolledNet = None  # type: ignore[assignment]
     label: str = "unrolled"
-    maps: np.ndarray | None = None
 
     kind = "unrolled"
 
-    def _reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _reconstruct(
+        self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None
+    ) -> np.ndarray:
         return reconstruct_unrolled(kspace, mask, model=self.model, device=self.device,
-                                    maps=self.maps)
+                                    maps=maps)
+
+
+def column_mask(mask: np.ndarray) -> np.ndarray:
+    """The ``(W,)`` column mask of a ``(W,)`` or row-invariant ``(H, W)`` mask.
+
+    Raises
+    ------
+    UsageError
+        For a 2-D mask whose rows differ (the networks were trained on column masks).
+    """
+    mask = np.asarray(mask) != 0
+    if mask.ndim == 1:
+        return mask
+    if not np.all(mask == mask[:1]):
+        raise UsageError("the learned methods need a column mask (every row sampled alike)")
+    return mask[0]
 
 
 LEARNED_METHODS = {"unet": UnetMethod, "unrolled": UnrolledMethod}

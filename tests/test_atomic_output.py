@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from csmri.acquisition import single_coil
 from csmri.errors import InputError, UsageError
+from csmri.io import write_acquisition
 from csmri.io.atomic import atomic_path, check_output_path
 from csmri.io.cfl import read_cfl, write_cfl
 from csmri.io.images import load_sample
-from csmri.io.kspace import KspaceData, write_fastmri_h5
 from csmri.mri.simulate import simulate
 
 CSMRI_SCRIPT = Path(sys.executable).with_name("csmri")
@@ -34,7 +35,7 @@ def sizeable_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 12-slice 217x181 sample, simulated at 4x: minutes of FISTA at 100000 iterations."""
     result = simulate(load_sample(), acceleration=4, center_fraction=0.08, seed=0)
     path = tmp_path_factory.mktemp("sigint") / "brain.h5"
-    write_fastmri_h5(path, KspaceData(result.kspace, result.mask, result.target, {}))
+    write_acquisition(path, single_coil(result.kspace, result.mask, result.target))
     return path
 
 

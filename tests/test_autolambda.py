@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from cli.main import csmri
 from csmri.app.autolambda import STATED_DISTANCE_DB, auto_lambda, calibrated_lambda
 from csmri.app.reconstruct import reconstruct
+from csmri.io import read_acquisition
 from csmri.io.images import shepp_logan
-from csmri.io.kspace import read_kspace
 from csmri.metrics import psnr
 from csmri.mri.simulate import simulate
 
@@ -81,6 +81,6 @@ def test_solve_without_lam_prints_the_automatic_choice(tmp_path):
     out = tmp_path / "x.npy"
     solved = runner.invoke(csmri, ["solve", str(path), "-o", str(out), "--iters", "2"])
     assert solved.exit_code == 0, solved.output
-    mask = read_kspace(path).mask
+    mask = read_acquisition(path).columns
     expected = calibrated_lambda("tv", mask.size / mask.sum())
     assert f"lambda {expected:.3g} (auto: calibrated" in solved.stdout

@@ -526,12 +526,12 @@ def test_unexpected_reader_exception_is_one_line_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A library bug deep in h5py or nibabel still ends as one line and exit status 1."""
-    import cli.solve
+    from csmri import io as csmri_io
 
-    def broken_reader(path: object) -> None:
+    def broken_reader(path: object, coil_axis: object = None) -> None:
         raise RuntimeError("H5Dread failed deep inside the library\nsecond line")
 
-    monkeypatch.setattr(cli.solve, "read_kspace", broken_reader)
+    monkeypatch.setattr(csmri_io, "read_acquisition", broken_reader)
     good = good_h5(tmp_path)
     before = snapshot(tmp_path)
     result = CliRunner().invoke(csmri, ["solve", str(good), "-o", str(tmp_path / "out.h5")])

@@ -1,5 +1,7 @@
 """CLI end to end on multi-coil files: fastMRI .h5, BART .cfl, ISMRMRD, .npy; solve and compare."""
 
+import csv
+import io
 from pathlib import Path
 
 import h5py
@@ -8,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
-from csmri.io.cfl import write_cfl
+from csmri.io import read_acquisition
+from csmri.io.cfl import coil_stack_to_bart, write_cfl
 from csmri.io.images import shepp_logan
 from csmri.io.ismrmrd import write_ismrmrd
-from csmri.io.multicoil import coil_stack_to_bart, read_maps, read_multicoil
+from csmri.io.maps import read_maps
 from csmri.mri.coil_sim import simulate_multicoil
 
 REAL = Path(__file__).parent / "data" / "sigpy_cartesian_ksp.npy"
@@ -73,7 +76,7 @@ def test_solve_fastmri_multicoil_sense_beats_rss_and_saves_maps(tmp_path, fastmr
         "--save-maps",
         tmp_path / "maps.cfl",
     ).output
-    assert "zero-filled-rss: 1 slices, 4 coils" in zf and "sense-tv: 1 slices, 4 coils" in cs
+    assert "zero-filled: 1 slices, 4 coils" in zf and "tv-admm: 1 slices, 4 coils" in cs
     assert _psnr(cs) > _psnr(zf) + 3
     assert read_maps(tmp_path / "maps.cfl", (1, 4, 217, 181)).shape == (1, 4, 217, 181)
     again = _run(
@@ -147,16 +150,18 @@ def test_compare_fastmri_cfl_and_ismrmrd(tmp_path, fastmri_file, full_kspace):
         "-o",
         tmp_path / "out",
     )
-    rows = [line.split(",") for line in result.stdout.strip().splitlines()[1:]]
-    cases = {r[0] for r in rows}
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    cases = {r["input"] for r in rows}
     assert cases == {"mc.h5", "full.cfl", "raw.h5"}
     for case in cases:
-        scores = {r[2]: float(r[3]) for r in rows if r[0] == case and r[2] != "espirit-maps"}
-        assert set(scores) == {"zero-filled-rss", "sense-adjoint", "sense-tv-fista", "unet"}
-        assert scores["sense-tv-fista"] > scores["zero-filled-rss"]
-    assert (tmp_path / "out" / "results.md").exists()
-    full = [r for r in rows if r[0] in ("full.cfl", "raw.h5") and r[2] == "sense-tv-fista"]
-    assert abs(float(full[0][3]) - float(full[1][3])) < 1e-3  # same data, same scores
+        scores = {r["method"]: float(r["psnr"]) for r in rows if r["input"] == case}
+        assert set(scores) == {"zero-filled", "sense-adjoint", "tv-fista", "unet"}
+        assert scores["tv-fista"] > scores["zero-filled"]
+    for name in ("results.md", "reconstructions.png", "quality_vs_runtime.png",
+                 "convergence.png"):
+        assert (tmp_path / "out" / name).exists()
+    full = [r for r in rows if r["input"] in ("full.cfl", "raw.h5") and r["method"] == "tv-fista"]
+    assert abs(float(full[0]["psnr"]) - float(full[1]["psnr"])) < 1e-3  # same data, same scores
 
 
 @pytest.mark.parametrize(
@@ -164,7 +169,7 @@ def test_compare_fastmri_cfl_and_ismrmrd(tmp_path, fastmri_file, full_kspace):
     [
         ("maps_coils", "coil maps have 3 coils, the k-space has 4"),
         ("small_calib", "calibration region too small for ESPIRiT"),
-        ("undersampled_no_target", "without reconstruction_rss"),
+        ("undersampled_no_target", "without a reference (reconstruction_rss/_esc)"),
     ],
 )
 def test_bad_multicoil_input_one_line_nothing_written(tmp_path, full_kspace, setup, message):
@@ -181,4 +186,31 @@ def test_bad_multicoil_input_one_line_nothing_written(tmp_path, full_kspace, set
         args = ["compare", tmp_path / "k.cfl", "--methods", "zero-filled"]
     result = _run(*args, ok=False)
     assert message in result.output and len(result.output.strip().splitlines()) == 1
-    assert not out.exists() and read_multicoil(tmp_path / "k.cfl").kspace.shape == (1, 4, 48, 48)
+    assert not out.exists() and read_acquisition(tmp_path / "k.cfl").kspace.shape == (1, 4, 48, 48)
+
+
+def test_compare_multicoil_tunes_lambda_and_writes_verdict_and_figures(tmp_path):
+    """The multi-coil comparison is the single-coil one: tuned lambdas on unscored slices,
+    learned rows (U-Net on RSS, unrolled with SENSE), the verdict and the three figures."""
+    from csmri.acquisition import Header
+    from csmri.io import write_acquisition
+
+    images = np.stack([shepp_logan(48) * s for s in (1.0, 0.9, 0.8)])
+    acq = simulate_multicoil(images, coils=3, acceleration=1, center_fraction=0.5, seed=0,
+                             noise=0.005)
+    acq.maps = None
+    acq.header = Header((48, 48), (48, 48))
+    write_acquisition(tmp_path / "full.h5", acq)
+    result = _run("compare", tmp_path / "full.h5", "--accel", "3", "--center-fraction", "0.2",
+                  "--iters", "5", "--tuning-slices", "1", "--methods",
+                  "zero-filled,tv-admm,unet,unrolled", "-o", tmp_path / "out")
+    assert "lambda tuned per method on 1 slice(s) that are never scored" in result.output
+    assert "Learned versus CS:" in result.output and "3 coils, maps by espirit" in result.output
+    assert "sense-adjoint" in _run("compare", tmp_path / "full.h5", "--accel", "3",
+                                   "--center-fraction", "0.2", "--iters", "2", "--lam", "0.01",
+                                   "--methods", "zero-filled,sense-adjoint").output
+    for name in ("reconstructions.png", "quality_vs_runtime.png", "convergence.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text())))
+    assert {r["method"] for r in rows} == {"zero-filled", "tv-admm", "unet", "unrolled"}
+    assert all(r["slice"] != "1" for r in rows)  # the tuning slice is never scored

@@ -3,8 +3,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from cli.main import csmri
+from csmri.io import read_acquisition
 from csmri.io.images import load_sample
-from csmri.io.kspace import read_kspace
 from csmri.mri.simulate import simulate
 
 
@@ -44,10 +44,10 @@ def test_simulate_then_read_gives_back_the_same_kspace_mask_and_target(tmp_path)
     )
     assert result.exit_code == 0, result.output
     expected = simulate(load_sample()[0:2], 4, 0.08, "random", 7, 0.005, True)
-    data = read_kspace(out)
-    np.testing.assert_array_equal(data.kspace, expected.kspace)
-    np.testing.assert_array_equal(data.mask, expected.mask)
-    np.testing.assert_array_equal(data.target, expected.target)
+    data = read_acquisition(out)
+    np.testing.assert_array_equal(data.kspace[:, 0], expected.kspace)
+    np.testing.assert_array_equal(data.columns, expected.mask)
+    np.testing.assert_array_equal(data.reference, expected.target)
 
 
 def test_simulate_from_user_npy_image_with_equispaced_mask(tmp_path):
@@ -68,7 +68,7 @@ def test_simulate_from_user_npy_image_with_equispaced_mask(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    data = read_kspace(out)
-    np.testing.assert_array_equal(data.target[0], image)
+    data = read_acquisition(out)
+    np.testing.assert_array_equal(data.reference[0], image)
     assert data.attrs["mask_type"] == "equispaced"
     assert data.attrs["phase"] == 0

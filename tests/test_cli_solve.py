@@ -4,8 +4,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import csmri
+from csmri.acquisition import single_coil
+from csmri.io import read_acquisition, write_acquisition
 from csmri.io.cfl import read_cfl
-from csmri.io.kspace import KspaceData, read_kspace, write_kspace
 from csmri.metrics import psnr
 
 
@@ -42,7 +43,7 @@ def test_solve_improves_on_zero_filled_and_reports_metrics(tmp_path, kspace_file
     )
     assert "PSNR" in result.stdout and "SSIM" in result.stdout and "2 slices" in result.stdout
     assert "15 iterations per slice" in result.stdout and "final objective" in result.stdout
-    target = read_kspace(kspace_file).target
+    target = read_acquisition(kspace_file).reference
     with h5py.File(out, "r") as f, h5py.File(zf, "r") as g:
         recon = f["reconstruction"][()]
         assert recon.shape == (2, 217, 181) and recon.dtype == np.float32
@@ -62,8 +63,8 @@ def test_solve_writes_npy_cfl_and_png_with_the_same_images(tmp_path, kspace_file
 
 
 def test_solve_reads_bart_cfl_kspace_with_inferred_mask(tmp_path, kspace_file):
-    data = read_kspace(kspace_file)
-    write_kspace(tmp_path / "k.cfl", KspaceData(data.kspace, data.mask))
+    data = read_acquisition(kspace_file)
+    write_acquisition(tmp_path / "k.cfl", single_coil(data.kspace[:, 0], data.columns))
     _solve(tmp_path / "k.cfl", "-o", tmp_path / "from_cfl.npy", "--iters", "5", "--solver", "admm")
     _solve(kspace_file, "-o", tmp_path / "from_h5.npy", "--iters", "5", "--solver", "admm")
     np.testing.assert_allclose(
@@ -81,7 +82,7 @@ def test_solve_with_the_shipped_unet_beats_zero_filling(tmp_path, kspace_file):
     _solve(kspace_file, "-o", tmp_path / "zf.npy", "--method", "zero-filled")
     result = _solve(kspace_file, "-o", tmp_path / "unet.h5", "--method", "unet", "--device", "cpu")
     assert "unet: 2 slices, one pass per slice" in result.stdout
-    target = read_kspace(kspace_file).target
+    target = read_acquisition(kspace_file).reference
     with h5py.File(tmp_path / "unet.h5", "r") as f:
         recon = f["reconstruction"][()]
         assert f.attrs["method"] == "unet"

@@ -222,14 +222,14 @@ def test_a_single_image_is_tuned_on_an_independent_realisation_never_scored():
 
 
 def test_one_measured_slice_falls_back_to_the_default_lambda_and_says_so():
+    from csmri.acquisition import single_coil
     from csmri.app.methods import CompressedSensing
-    from csmri.io.kspace import KspaceData
     from csmri.mri.simulate import simulate
-    from learned.comparison import cases_from_kspace_file
+    from learned.comparison import cases_from_acquisition
 
     sim = simulate(load_sample()[5:6, 60:124, 60:124], 4, 0.16, "random", 0, 0.005, True)
-    data = KspaceData(sim.kspace, sim.mask, sim.target, sim.attrs)
-    (case,) = cases_from_kspace_file("k.h5", data, num_tuning=2)
+    data = single_coil(sim.kspace, sim.mask, sim.target, attrs=sim.attrs)
+    (case,) = cases_from_acquisition("k.h5", data, [], [], "random", 0, num_tuning=2)
     assert not case.can_tune and "NOT tuned" in case.lambda_note
     method = CompressedSensing(reg="tv", solver="admm", lam=1.0, max_iter=2)
     result = run_comparison([case], [method], True, lambda m, c: 0.0123)

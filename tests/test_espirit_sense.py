@@ -49,10 +49,10 @@ def test_correlated_noise_has_the_requested_covariance():
 
 def test_espirit_recovers_true_maps_up_to_a_phase(sim):
     maps = espirit(sim.kspace, sim.mask).numpy()
-    inside = sim.target[0] > 0.1
+    inside = sim.reference[0] > 0.1
     agreement = _agreement(sim.maps[0], maps[0])[inside]
     assert np.median(agreement) > 0.995 and agreement.min() > 0.9
-    outside = sim.target[0] == 0
+    outside = sim.reference[0] == 0
     assert np.all(np.sum(np.abs(maps[0]) ** 2, axis=0)[~outside] <= 1 + 1e-4)
 
 
@@ -89,7 +89,7 @@ def test_small_calibration_is_refused_with_the_fallback_offered(sim):
     with pytest.raises(InputError, match=r"need at least 10 centre lines.*--maps lowres"):
         espirit(sim.kspace * mask, mask)
     maps = lowres_maps(sim.kspace * mask, mask).numpy()
-    inside = sim.target[0] > 0.1
+    inside = sim.reference[0] > 0.1
     assert np.median(_agreement(sim.maps[0], maps[0])[inside]) > 0.95
 
 
@@ -124,9 +124,9 @@ def test_sense_cs_beats_the_adjoint_and_zero_filled(sim, reg, solver):
     )
     objective = result.history[0].objective
     assert objective[-1] < objective[0]
-    score = psnr(sim.target, np.abs(result.images))
-    assert score > psnr(sim.target, np.abs(sense_adjoint(sim.kspace, sim.maps))) + 3
-    assert score > psnr(sim.target, rss_zero_filled(sim.kspace)) + 3
+    score = psnr(sim.reference, np.abs(result.images))
+    assert score > psnr(sim.reference, np.abs(sense_adjoint(sim.kspace, sim.maps))) + 3
+    assert score > psnr(sim.reference, rss_zero_filled(sim.kspace)) + 3
 
 
 def test_fista_and_admm_reach_the_same_tv_objective():
@@ -147,7 +147,7 @@ def test_coil_compression_keeps_the_signal(sim):
     assert energy > 0.9
     full = sense_reconstruct(sim.kspace, sim.mask, sim.maps, lam=0.002, max_iter=30)
     small = sense_reconstruct(kspace, sim.mask, maps, lam=0.002, max_iter=30)
-    assert psnr(sim.target, np.abs(small.images)) > psnr(sim.target, np.abs(full.images)) - 2
+    assert psnr(sim.reference, np.abs(small.images)) > psnr(sim.reference, np.abs(full.images)) - 2
 
 
 def _bart(*args):
@@ -156,8 +156,7 @@ def _bart(*args):
 
 @pytest.mark.skipif(shutil.which("bart") is None, reason="BART is not installed")
 def test_sense_with_csmri_maps_within_02_db_of_bart_ecalib_maps(tmp_path):
-    from csmri.io.cfl import read_cfl, write_cfl
-    from csmri.io.multicoil import bart_to_coil_stack, coil_stack_to_bart
+    from csmri.io.cfl import bart_to_coil_stack, coil_stack_to_bart, read_cfl, write_cfl
 
     data = simulate_multicoil(
         shepp_logan(96), coils=8, acceleration=4, center_fraction=0.25, seed=5, noise=0.002
@@ -168,7 +167,7 @@ def test_sense_with_csmri_maps_within_02_db_of_bart_ecalib_maps(tmp_path):
     ours = espirit(data.kspace, data.mask).numpy()
     scores = [
         psnr(
-            data.target,
+            data.reference,
             np.abs(sense_reconstruct(data.kspace, data.mask, maps, lam=0.002, max_iter=60).images),
         )
         for maps in (ours, bart_maps)

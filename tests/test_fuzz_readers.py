@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from csmri.acquisition import single_coil
 from csmri.errors import InputError
+from csmri.io import read_acquisition, write_acquisition
 from csmri.io.cfl import stack_to_bart, write_cfl
 from csmri.io.images import read_images
-from csmri.io.kspace import KspaceData, read_kspace, write_fastmri_h5
 
 FUZZ = settings(
     max_examples=int(os.environ.get("CSMRI_FUZZ_EXAMPLES", "60")),  # raise it for a deep run
@@ -59,7 +60,7 @@ def _bytes_of(writer: Callable[[Path], None], name: str) -> dict[str, bytes]:
 
 
 def _h5(path: Path) -> None:
-    write_fastmri_h5(path, KspaceData(KSPACE, MASK, TARGET, {"patient": "fuzz"}))
+    write_acquisition(path, single_coil(KSPACE, MASK, TARGET, attrs={"patient": "fuzz"}))
 
 
 def _npz(path: Path) -> None:
@@ -110,15 +111,15 @@ def assert_names_the_file(error: InputError, path: Path) -> None:
 def check_kspace(path: Path) -> None:
     """Read k-space: a clean refusal, or data that meets the documented contract."""
     try:
-        data = read_kspace(path)
+        data = read_acquisition(path)
     except InputError as error:
         assert_names_the_file(error, path)
         return
-    assert data.kspace.dtype == np.complex64 and data.kspace.ndim == 3
-    assert data.mask.dtype == bool and data.mask.shape == (data.kspace.shape[-1],)
+    assert data.kspace.dtype == np.complex64 and data.kspace.ndim == 4
+    assert data.mask.dtype == bool and data.mask.shape == data.kspace.shape[-2:]
     assert data.mask.any() and np.isfinite(data.kspace).all()
-    if data.target is not None:
-        assert data.target.dtype == np.float32 and np.isfinite(data.target).all()
+    if data.reference is not None:
+        assert data.reference.dtype == np.float32 and np.isfinite(data.reference).all()
 
 
 def check_images(path: Path) -> None:
@@ -360,4 +361,4 @@ def test_npz_member_claiming_terabytes_is_refused_before_loading(folder: Path) -
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("kspace.npy", header.getvalue())
     with pytest.raises(InputError, match="too large"):
-        read_kspace(path)
+        read_acquisition(path)

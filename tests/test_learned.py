@@ -378,3 +378,35 @@ def test_fastmri_h5_targets_are_training_slices(tmp_path) -> None:
         f["reconstruction_rss"] = image
     slices = load_slices([path])
     assert len(slices.images) == 2 and slices.images[0].shape == (40, 40)
+
+
+def test_raw_kspace_files_give_complex_training_slices_with_their_measured_phase(tmp_path):
+    """A fully sampled k-space file trains on the complex (coil-combined) image it measured,
+    cropped to the recon matrix; undersampled k-space without a reference is refused."""
+    from csmri.acquisition import Acquisition, Header
+    from csmri.errors import InputError
+    from csmri.io import write_acquisition
+    from csmri.io.images import shepp_logan
+    from csmri.mri.coil_sim import simulate_multicoil
+    from learned.data.dataset import SimulationConfig, training_batch
+
+    image = np.zeros((64, 32), np.float32)
+    image[16:48] = shepp_logan(32)
+    sim = simulate_multicoil(image, coils=4, acceleration=1, center_fraction=0.5, seed=0)
+    acq = Acquisition(sim.kspace, sim.mask, header=Header((64, 32), (32, 32)))
+    write_acquisition(tmp_path / "sub-01_mc.h5", acq)
+    slices = load_slices([tmp_path / "sub-01_mc.h5"])
+    (slice_,) = slices.images
+    assert slice_.dtype == np.complex64 and slice_.shape == (32, 32)
+    assert np.abs(slice_).max() == pytest.approx(1.0, rel=1e-5)
+    phase = np.angle(slice_[np.abs(slice_) > 0.2])
+    assert np.ptp(phase) > 0.5  # the simulated coil phase survives: not a magnitude
+    full = SimulationConfig(accelerations=(1.0,), center_fractions=(0.5,), noise=0.0)
+    inputs, targets = training_batch(slices.images, np.array([0]), full, 0, 0, 0, 0)
+    assert inputs.shape == (1, 2, 32, 32) and targets.dtype == np.float32
+    # fully sampled and noiseless, the input is the target's complex image (augmented)
+    np.testing.assert_allclose(np.hypot(inputs[0, 0], inputs[0, 1]), targets[0], atol=1e-5)
+    under = Acquisition(sim.kspace * (np.arange(32) % 2 == 0), np.arange(32) % 2 == 0)
+    write_acquisition(tmp_path / "under.h5", under)
+    with pytest.raises(InputError, match="supervised training needs fully sampled data"):
+        load_slices([tmp_path / "under.h5"])

@@ -146,7 +146,7 @@ def test_with_coil_maps_it_also_beats_tv_on_a_phantom():
     sim = simulate_multicoil(shepp_logan(64), coils=6, acceleration=4, center_fraction=0.1, seed=3)
     best = {
         reg: max(
-            psnr(sim.target, np.abs(sense_reconstruct(
+            psnr(sim.reference, np.abs(sense_reconstruct(
                 sim.kspace, sim.mask, sim.maps, reg=reg, lam=lam, max_iter=60).images))
             for lam in (0.001, 0.003)
         )

@@ -2,10 +2,10 @@ import h5py
 import numpy as np
 import pytest
 
-from csmri.errors import InputError
+from csmri.acquisition import single_coil
+from csmri.io import read_acquisition, write_acquisition
 from csmri.io.cfl import read_cfl, write_cfl
 from csmri.io.images import load_sample, read_images, shepp_logan
-from csmri.io.kspace import KspaceData, read_kspace, write_kspace
 from csmri.mri.baseline import zero_filled
 from csmri.mri.fft import fft2c
 from csmri.mri.simulate import simulate
@@ -67,21 +67,22 @@ def test_noise_level_is_relative_to_image_maximum():
 @pytest.mark.parametrize("suffix", [".h5", ".npz"])
 def test_kspace_round_trip_keeps_kspace_mask_and_target(tmp_path, simulated, suffix):
     path = tmp_path / f"k{suffix}"
-    write_kspace(path, KspaceData(simulated.kspace, simulated.mask, simulated.target, {"seed": 3}))
-    data = read_kspace(path)
-    np.testing.assert_array_equal(data.kspace, simulated.kspace)
-    np.testing.assert_array_equal(data.mask, simulated.mask)
-    np.testing.assert_array_equal(data.target, simulated.target)
+    write_acquisition(path, single_coil(simulated.kspace, simulated.mask, simulated.target,
+                                        attrs={"seed": 3}))
+    data = read_acquisition(path)
+    np.testing.assert_array_equal(data.kspace[:, 0], simulated.kspace)
+    np.testing.assert_array_equal(data.columns, simulated.mask)
+    np.testing.assert_array_equal(data.reference, simulated.target)
     assert not data.mask_inferred
 
 
 @pytest.mark.parametrize("suffix", [".cfl", ".npy"])
 def test_kspace_without_mask_gets_it_inferred_from_nonzero_columns(tmp_path, simulated, suffix):
     path = tmp_path / f"k{suffix}"
-    write_kspace(path, KspaceData(simulated.kspace, simulated.mask))
-    data = read_kspace(path)
-    np.testing.assert_array_equal(data.kspace, simulated.kspace)
-    np.testing.assert_array_equal(data.mask, simulated.mask)
+    write_acquisition(path, single_coil(simulated.kspace, simulated.mask))
+    data = read_acquisition(path)
+    np.testing.assert_array_equal(data.kspace[:, 0], simulated.kspace)
+    np.testing.assert_array_equal(data.columns, simulated.mask)
     assert data.mask_inferred
 
 
@@ -97,9 +98,8 @@ def test_cfl_is_column_major_with_bart_header(tmp_path):
 
 def test_fastmri_h5_layout_is_what_h5py_users_expect(tmp_path, simulated):
     path = tmp_path / "k.h5"
-    write_kspace(
-        path, KspaceData(simulated.kspace, simulated.mask, simulated.target, {"acceleration": 4.0})
-    )
+    write_acquisition(path, single_coil(simulated.kspace, simulated.mask, simulated.target,
+                                        attrs={"acceleration": 4.0}))
     with h5py.File(path, "r") as f:
         assert f["kspace"].dtype == np.complex64 and f["kspace"].shape == (2, 217, 181)
         assert f["mask"].shape == (181,)
@@ -108,12 +108,14 @@ def test_fastmri_h5_layout_is_what_h5py_users_expect(tmp_path, simulated):
         assert f.attrs["max"] == pytest.approx(simulated.target.max())
 
 
-def test_multicoil_h5_is_refused_clearly(tmp_path):
+def test_single_and_multicoil_h5_are_read_by_the_same_reader(tmp_path):
     path = tmp_path / "multi.h5"
     with h5py.File(path, "w") as f:
         f["kspace"] = np.ones((2, 4, 16, 16), dtype=np.complex64)
-    with pytest.raises(InputError, match="multi-coil"):
-        read_kspace(path)
+    assert read_acquisition(path).kspace.shape == (2, 4, 16, 16)
+    with h5py.File(path, "w") as f:
+        f["kspace"] = np.ones((2, 16, 16), dtype=np.complex64)
+    assert read_acquisition(path).kspace.shape == (2, 1, 16, 16)
 
 
 def test_image_readers_agree_on_npy_png_and_nifti(tmp_path):

@@ -233,12 +233,9 @@ def test_a_tolerance_stops_tgv_at_convergence_not_at_the_zero_filled_start():
     assert error < 3e-2
 
 
-def test_tgv_needs_admm_and_single_coil_numpy_data():
+def test_tgv_needs_admm():
     _, kspace, mask = problem()
     with pytest.raises(UsageError, match="admm"):
         reconstruct(kspace, mask, reg="tgv", solver="fista")
     with pytest.raises(UsageError, match="admm"):
         reconstruct(kspace, mask, reg="tgv-reweighted", solver="fista")
-    maps = np.ones((1, 1, *kspace.shape[-2:]), dtype=np.complex64)
-    with pytest.raises(UsageError, match="single-coil"):
-        reconstruct(kspace[:, None], mask, reg="tgv", maps=maps)

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.app.methods import ReconMethod
+from csmri.app.methods import ReconMethod, run_method
 from csmri.errors import CsmriError, UsageError, one_line
+from csmri.io import KSPACE_SUFFIXES, read_acquisition
 from csmri.io.atomic import atomic_path, check_output_path
 from csmri.io.images import select_slices
-from csmri.io.kspace import KSPACE_SUFFIXES, read_kspace, write_reconstruction
+from csmri.io.reconstruction import write_reconstruction
+from csmri.mri.coils import ensure_maps
 
 CHUNK = 4
 """Slices per solver call, as the single-file ``csmri solve`` (equal chunks, equal bits)."""
@@ -167,11 +169,11 @@ def count_slices(source: Path, selection: slice | None) -> int:
         try:
             with h5py.File(source, "r") as file:
                 shape = file["kspace"].shape
-            total = shape[0] if len(shape) == 3 else None
-        except Exception:  # unreadable: read_kspace below names the problem
+            total = shape[0] if len(shape) in (3, 4) else None
+        except Exception:  # unreadable: read_acquisition below names the problem
             total = None
     if total is None:
-        total = read_kspace(source).kspace.shape[0]
+        total = read_acquisition(source).num_slices
     return len(range(total)[selection or slice(None)])
 
 
@@ -220,13 +222,17 @@ def solve_part(
     bad file is not retried and never stops the other inputs.
     """
     try:
-        data = read_kspace(part.job.source)
-        kspace = select_slices(data.kspace, selection, part.job.source)[part.start : part.stop]
-        images = np.empty(kspace.shape, dtype=np.float32)
+        acq = read_acquisition(part.job.source)
+        select_slices(acq.kspace, selection, part.job.source)  # checks the range
+        indices = list(range(acq.num_slices))[selection or slice(None)][part.start : part.stop]
+        acq = acq.select(indices)
+        ensure_maps(acq)  # multi-coil: ESPIRiT maps of this part's slices
+        kspace, mask, maps = acq.solver_inputs()
+        images = np.empty((len(kspace), *kspace.shape[-2:]), dtype=np.float32)
         iterations: list[int] = []
         for first in range(0, kspace.shape[0], CHUNK):
             chunk = slice(first, min(first + CHUNK, kspace.shape[0]))
-            result = method.run(kspace[chunk], data.mask)
+            result = run_method(method, kspace[chunk], mask, None if maps is None else maps[chunk])
             images[chunk] = result.images
             iterations.extend(result.iterations)
     except Exception as error:  # reported per input; the batch goes on

@@ -242,7 +242,7 @@ def case_executor(scheduler: str, workers: int | None = None) -> Iterator:
     """A ``concurrent.futures`` executor on the cluster, or None for ``"serial"``.
 
     Used by ``csmri compare`` to run its cases as tasks
-    (:mod:`learned.comparison.distributed`).
+    (:mod:`learned.comparison.runner`).
     """
     if scheduler == "serial":
         yield None

@@ -49,6 +49,7 @@ from csmri.solvers import (
     proximal_gradient,
 )
 from csmri.solvers.tgv import tgv_admm
+from csmri.solvers.tgv_general import tgv_general
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -275,11 +276,10 @@ def _solve_chunk(
 
     kwargs = {"max_iter": max_iter, "tol": tol, "callback": chunk_callback}
     if reg in TGVS:
-        if not isinstance(data, CartesianFast):
-            raise UsageError("tgv runs on single-coil data with the NumPy backend only "
-                             "(no coil maps, no torch device)")
+        # The fused single-coil solver where it applies; the general one (CG) elsewhere.
+        tgv = tgv_admm if isinstance(data, CartesianFast) else tgv_general
         reweights = REWEIGHTS if reg == REWEIGHTED_TGV else 0
-        images, histories = tgv_admm(data, float(lam), rho=rho, reweights=reweights, **kwargs)
+        images, histories = tgv(data, float(lam), rho=rho, reweights=reweights, **kwargs)
     else:
         terms = make_terms(
             reg,
@@ -424,7 +424,7 @@ def reconstruct(
     reg : {"tv", "tv-aniso", "wavelet", "tv+wavelet", "tgv", "tv-reweighted", "tgv-reweighted"}
         Isotropic TV (BART's), anisotropic TV (SigPy's), l1 of wavelet details, their
         sum, second-order TGV, or isotropic TV or TGV with reweighted l1 weights (a log
-        penalty, :mod:`csmri.regularizers.reweighted`; ADMM only; TGVs single-coil NumPy).
+        penalty, :mod:`csmri.regularizers.reweighted`; ADMM only).
     lam : float, optional
         Regularisation weight in normalised units (>= 0; 0 is least squares);
         :data:`DEFAULT_LAMBDA` when omitted.

@@ -3,10 +3,11 @@
 The solve runs on the operator layer: :func:`csmri.reconstruct.reconstruct` with
 ``maps`` (the :class:`csmri.linop.Sense` operator; FISTA with the exact step, or
 ADMM with warm-started CG for the normal equations), also for the sum of terms
-TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM).  k-space is
+TV + wavelet (the prior of Lustig et al. 2007, "Sparse MRI"; ADMM) and for (reweighted)
+TGV (:mod:`csmri.solvers.tgv_general`: ADMM whose x-update is the same CG solve).  k-space is
 divided by the per-slice data scale (BART's rule on ``|A^H y|``) and the images
 multiplied back, so ``lam`` is in the same normalised units as for single-coil data.
-The baselines live here too: zero-filled RSS and the SENSE adjoint.
+The baselines (zero-filled RSS, the SENSE adjoint) live in :mod:`csmri.mri.baseline`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from csmri.defaults import ADMM_ONLY, DEFAULT_WAVELET
-from csmri.errors import UsageError
-from csmri.linop import CoilMaps
-from csmri.mri.fft import ifft2c
+from csmri.mri.baseline import rss_zero_filled, sense_adjoint
 from csmri.solvers.history import History
 
-SENSE_REGULARIZERS = ("tv", "wavelet", "tv+wavelet", "tv-reweighted")
-SENSE_SOLVERS = ("fista", "admm")
-DEFAULT_SENSE_LAMBDA = {"tv": 0.003, "wavelet": 0.003, "tv+wavelet": 0.003, "tv-reweighted": 0.003}
-
+__all__ = ["SenseResult", "rss_zero_filled", "sense_adjoint", "sense_reconstruct"]
 
 @dataclass
 class SenseResult:
@@ -39,28 +35,6 @@ class SenseResult:
     def iterations(self) -> list[int]:
         """Iterations per slice."""
         return [h.iterations for h in self.history]
-
-
-def rss_zero_filled(kspace: np.ndarray) -> np.ndarray:
-    """Root-sum-of-squares of the zero-filled coil images, ``(S, H, W)`` float32.
-
-    Parameters
-    ----------
-    kspace : ndarray, shape (S, C, H, W)
-        Centred, masked k-space.
-
-    Returns
-    -------
-    ndarray of float32, shape (S, H, W)
-        fastMRI's multi-coil zero-filled baseline (and U-Net input).
-    """
-    images = ifft2c(np.asarray(kspace, dtype=np.complex64))
-    return np.sqrt(np.sum(np.abs(images) ** 2, axis=1)).astype(np.float32)
-
-
-def sense_adjoint(kspace: np.ndarray, maps: np.ndarray) -> np.ndarray:
-    """Coil-combined zero-filled image ``sum_c conj(S_c) ifft2c(y_c)``, complex ``(S, H, W)``."""
-    return CoilMaps(np.asarray(maps)).adjoint(ifft2c(kspace)).astype(np.complex64)
 
 
 def sense_reconstruct(
@@ -86,13 +60,16 @@ def sense_reconstruct(
         Sampling mask.
     maps : ndarray, shape (S, C, H, W) or (C, H, W)
         Coil maps.
-    reg : {"tv", "wavelet", "tv+wavelet", "tv-reweighted"}
+    reg : str
+        Any regulariser of :data:`csmri.defaults.REGULARIZERS` that runs on SENSE
+        (not :data:`csmri.defaults.SINGLE_COIL_ONLY`).
         Regulariser (``tv+wavelet``: both terms weighted by ``lam``; ``tv-reweighted``:
-        :mod:`csmri.regularizers.reweighted`; both ADMM only).
+        :mod:`csmri.regularizers.reweighted`; ``tgv``, ``tgv-reweighted``:
+        :mod:`csmri.solvers.tgv_general`; all four ADMM only).
     lam : float, optional
-        Weight in normalised units (:data:`DEFAULT_SENSE_LAMBDA`).
+        Weight in normalised units (:data:`csmri.app.autolambda.SENSE_LAMBDA`).
     solver : {"fista", "admm"}, optional
-        Default FISTA (cycle spinning for wavelets), ADMM for the sum and reweighted TV.
+        Default FISTA (cycle spinning for wavelets), ADMM for the sum, reweighted TV and TGV.
     max_iter, tol
         Iterations and relative-change tolerance (0: run all).
     wavelet : str
@@ -107,16 +84,11 @@ def sense_reconstruct(
     SenseResult
         Images in input units, histories and scales.
     """
+    from csmri.app.autolambda import SENSE_LAMBDA
     from csmri.app.reconstruct import reconstruct
 
-    if reg not in SENSE_REGULARIZERS:
-        raise UsageError(
-            f"unknown SENSE regulariser {reg!r}; choose {', '.join(SENSE_REGULARIZERS)}"
-        )
-    lam = DEFAULT_SENSE_LAMBDA[reg] if lam is None else float(lam)
+    lam = SENSE_LAMBDA if lam is None else float(lam)
     solver = ("admm" if reg in ADMM_ONLY else "fista") if solver is None else solver
-    if solver not in SENSE_SOLVERS:
-        raise UsageError(f"unknown SENSE solver {solver!r}; choose {', '.join(SENSE_SOLVERS)}")
     params = {"reg": reg, "lam": lam, "solver": solver, "max_iter": max_iter, "wavelet": wavelet}
     result = reconstruct(
         kspace,

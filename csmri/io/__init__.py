@@ -1,6 +1,148 @@
-"""File formats: every k-space reader and writer, one module per format.
+"""File formats: every k-space reader and writer, and the one place that picks the format.
 
-``atomic`` (atomic writes), ``cfl`` (BART), ``kspace`` and ``multicoil`` (fastMRI ``.h5``,
-``.npy``/``.npz``), ``ismrmrd`` (MRD raw data) and ``images`` (NIfTI, PNG and the embedded
-sample, the images that ``simulate`` turns into k-space).
+:func:`read_acquisition` reads any supported k-space file into a
+:class:`csmri.acquisition.Acquisition`; :func:`write_acquisition` writes one.  One module
+per format: :mod:`~csmri.io.fastmri` (fastMRI ``.h5``, single- and multi-coil),
+:mod:`~csmri.io.cfl` (BART), :mod:`~csmri.io.numpy_files` (``.npy``/``.npz``),
+:mod:`~csmri.io.ismrmrd` (MRD raw data), :mod:`~csmri.io.twix` (Siemens raw data, the
+``twix`` extra; it and :func:`csmri.io.ismrmrd.read_ismrmrd_raw` return a
+:class:`csmri.io.raw.RawScan`: calibration lines, noise scan, partial Fourier, 3-D) and
+:mod:`~csmri.io.images` (NIfTI, PNG and the embedded sample: the images that ``simulate``
+turns into k-space); plus coil-map files
+(:mod:`~csmri.io.maps`), reconstructions (:mod:`~csmri.io.reconstruction`), the checks
+every reader runs first (:mod:`~csmri.io.checks`, :mod:`~csmri.io.validate`) and atomic
+writes (:mod:`~csmri.io.atomic`).  Files that cannot be used raise
+:class:`csmri.errors.InputError` naming the file, before any large allocation.
 """
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from csmri.acquisition import Acquisition
+from csmri.errors import InputError
+
+KSPACE_SUFFIXES = (".h5", ".cfl", ".hdr", ".npy", ".npz")
+"""Suffixes of the k-space files :func:`read_acquisition` reads."""
+
+
+def read_acquisition(path: str | Path, coil_axis: int | None = None) -> Acquisition:
+    """Read any supported k-space file (single- or multi-coil) into an :class:`Acquisition`.
+
+    Parameters
+    ----------
+    path : str or Path
+        fastMRI ``.h5`` (single- or multi-coil), ISMRMRD ``.h5``, BART ``.cfl``/``.hdr``,
+        ``.npy`` or ``.npz`` (``kspace``, optional ``mask``, ``target``, ``sens_maps``).
+    coil_axis : int, optional
+        Coil axis of a ``.npy``/``.npz`` array (default: 1 for 4-D arrays; 3-D arrays are
+        single-coil slices unless it is given).
+
+    Returns
+    -------
+    Acquisition
+        The validated contents, with the file as provenance (``acq.sha256`` hashes the
+        k-space).
+    """
+    from csmri.io.checks import require_file
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".cfl", ".hdr"):
+        from csmri.io.cfl import cfl_pair
+
+        data_file = cfl_pair(path)[0]
+        require_file(path if path.exists() else data_file, "a k-space file")
+        require_file(data_file, "a BART .cfl data file")
+    else:
+        require_file(path, "a k-space file")
+    with warnings.catch_warnings():  # one line per problem: no library warnings on stderr
+        warnings.simplefilter("ignore")
+        if suffix == ".h5" and _is_ismrmrd(path):
+            from csmri.io.ismrmrd import read_ismrmrd
+
+            return read_ismrmrd(path)
+        if suffix == ".h5":
+            from csmri.io.fastmri import read_fastmri
+
+            return read_fastmri(path)
+        if suffix in (".cfl", ".hdr"):
+            from csmri.io.cfl import read_cfl_kspace
+
+            return read_cfl_kspace(path)
+        if suffix in (".npy", ".npz"):
+            from csmri.io.numpy_files import read_numpy
+
+            return read_numpy(path, coil_axis)
+    raise InputError(
+        f"unknown k-space format {suffix or '(no suffix)'}; "
+        f"expected one of {', '.join(KSPACE_SUFFIXES)}",
+        path,
+    )
+
+
+def _is_ismrmrd(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            return "kspace" not in file and "dataset" in file
+    except Exception:  # unreadable: the fastMRI reader reports it in one line
+        return False
+
+
+def write_acquisition(path: str | Path, acq: Acquisition) -> None:
+    """Write an acquisition in the format named by the suffix.
+
+    ``.h5``: fastMRI's layout (:func:`csmri.io.fastmri.write_fastmri`); ``.cfl``: BART
+    (k-space only: the mask is re-inferred on reading); ``.npz``/``.npy``: NumPy.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (written as is; wrap in :func:`csmri.io.atomic.atomic_path`).
+    acq : Acquisition
+        Contents.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".h5":
+        from csmri.io.fastmri import write_fastmri
+
+        write_fastmri(path, acq)
+    elif suffix == ".cfl":
+        from csmri.io.cfl import coil_stack_to_bart, write_cfl
+
+        write_cfl(path, coil_stack_to_bart(acq.kspace))
+    elif suffix in (".npz", ".npy"):
+        from csmri.io.numpy_files import write_numpy
+
+        write_numpy(path, acq)
+    else:
+        raise InputError(f"unknown k-space format {suffix}; use .h5, .cfl, .npz or .npy", path)
+
+
+def output_crop(acq: Acquisition, image_shape: tuple[int, int]) -> tuple[int, int] | None:
+    """The recon-matrix crop of the output images, fastMRI's ``center_crop`` size, or None.
+
+    The header's recon matrix when it fits inside the images; else the reference's size
+    when there is one; else no crop.
+
+    Parameters
+    ----------
+    acq : Acquisition
+        The input.
+    image_shape : tuple of int
+        ``(H, W)`` of the reconstructed images (the encoded grid).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(h, w)`` to crop to.
+    """
+    reference = None if acq.reference is None else acq.reference.shape[-2:]
+    for size in (acq.header.recon_matrix, reference):
+        if size is not None and tuple(size) != tuple(image_shape):
+            if size[0] <= image_shape[0] and size[1] <= image_shape[1]:
+                return int(size[0]), int(size[1])
+    return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.acquisition import Acquisition
 from csmri.errors import InputError
 
 BART_DIMS = 16
@@ -165,11 +166,8 @@ def bart_to_stack(array: np.ndarray, path: object = None) -> np.ndarray:
     """
     dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
     if dims[COIL_DIM] > 1:
-        raise InputError(
-            f"multi-coil data ({dims[COIL_DIM]} coils): "
-            "read it with csmri.io.multicoil.read_multicoil",
-            path,
-        )
+        raise InputError(f"multi-coil data ({dims[COIL_DIM]} coils) where one coil is expected",
+                         path)
     return _slice_stack(array, path, "single-coil")[:, 0]
 
 
@@ -201,3 +199,29 @@ def _slice_stack(array: np.ndarray, path: object, kind: str) -> np.ndarray:
     array = array.reshape(dims, order="F")
     array = np.moveaxis(array, (2, SLICE_DIM), (-2, -1)).reshape(h, w, c, s, order="F")
     return np.ascontiguousarray(np.transpose(array, (3, 2, 0, 1)))
+
+
+def read_cfl_kspace(path: str | Path) -> Acquisition:
+    """Read BART k-space (coils in dim 3; slices in dim 2 or 13) into an Acquisition.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.cfl`` or ``.hdr`` of the pair.
+
+    Returns
+    -------
+    Acquisition
+        One coil or several; the mask is inferred from the non-zero samples.
+    """
+    from csmri.io.validate import validate_kspace, validate_multicoil
+
+    array = read_cfl(path)
+    dims = list(array.shape) + [1] * (BART_DIMS - array.ndim)
+    if dims[COIL_DIM] > 1:
+        stack = bart_to_coil_stack(array, path)
+        kspace, mask, _, inferred = validate_multicoil(stack, None, None, path)
+    else:
+        kspace, mask, inferred = validate_kspace(bart_to_stack(array, path), None, path)
+        kspace = kspace[:, np.newaxis]
+    return Acquisition(kspace, mask, source=Path(path), mask_inferred=inferred)

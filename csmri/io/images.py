@@ -200,7 +200,8 @@ def read_images(path: str | Path, axis: int = 2, slices: slice | None = None) ->
     ndarray of float32, shape (S, H, W)
         Images; complex input is reduced to its magnitude.
     """
-    from csmri.io.kspace import check_npy, read_kspace, require_file
+    from csmri.io import read_acquisition
+    from csmri.io.checks import check_npy, require_file
 
     path = require_file(path, "an image file")
     name = path.name.lower()
@@ -219,10 +220,10 @@ def read_images(path: str | Path, axis: int = 2, slices: slice | None = None) ->
         elif name.endswith((".nii", ".nii.gz")):
             images = _read_nifti(path, axis)
         elif name.endswith(".h5"):
-            data = read_kspace(path)
-            if data.target is None:
+            data = read_acquisition(path)
+            if data.reference is None:
                 raise InputError("has no reconstruction_esc/reconstruction_rss target", path)
-            images = data.target
+            images = data.reference
         else:
             raise InputError(
                 f"unknown image format; expected one of {', '.join(IMAGE_SUFFIXES)}", path

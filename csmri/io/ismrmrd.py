@@ -9,6 +9,11 @@ are skipped; repeated lines (averages) are averaged; several contrasts,
 repetitions, cardiac phases or sets are refused.  The layout matches
 fastMRI: ``(S, C, H, W)`` with ``H`` the readout and ``W`` the phase encoding.
 Non-Cartesian trajectories and 3-D encodings are refused.
+
+:func:`read_ismrmrd_raw` reads the same files more fully, into
+:class:`csmri.io.raw.RawScan`: calibration lines (on their own and with the
+image), the noise scan, partial-Fourier fractions, 3-D encodings and the
+header facts, trusting the data (with a warning) where the header contradicts them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.acquisition import Acquisition, Header
 from csmri.errors import InputError
+from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
+from csmri.io.validate import validate_multicoil
 
 _SKIP_FLAGS = (
     "ACQ_IS_NOISE_MEASUREMENT",
@@ -30,25 +38,10 @@ _SKIP_FLAGS = (
 )
 
 
-def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cycle)
-    """Read a Cartesian 2-D ISMRMRD file into :class:`csmri.io.multicoil.MulticoilData`.
-
-    Parameters
-    ----------
-    path : str or Path
-        ISMRMRD ``.h5`` with a ``dataset`` group (XML header and acquisitions).
-
-    Returns
-    -------
-    MulticoilData
-        k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes in
-        ``attrs`` (``encoded_matrix``, ``recon_matrix``).
-    """
+def _read(path: Path) -> tuple:
+    """The parsed XML header and every acquisition of an ISMRMRD file."""
     import ismrmrd
 
-    from csmri.io.multicoil import MulticoilData, validate_multicoil
-
-    path = Path(path)
     try:
         with ismrmrd.Dataset(str(path), "dataset", mode="r") as dataset:
             xml = dataset.read_xml_header()
@@ -64,6 +57,27 @@ def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cyc
         raise InputError(
             f"not a readable ISMRMRD file ({text[0] if text else type(error).__name__})", path
         ) from None
+    return header, acquisitions
+
+
+def read_ismrmrd(path: str | Path) -> Acquisition:
+    """Read a Cartesian 2-D ISMRMRD file into an :class:`csmri.acquisition.Acquisition`.
+
+    Parameters
+    ----------
+    path : str or Path
+        ISMRMRD ``.h5`` with a ``dataset`` group (XML header and acquisitions).
+
+    Returns
+    -------
+    Acquisition
+        k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes (also in
+        ``attrs``: ``encoded_matrix``, ``recon_matrix``).
+    """
+    import ismrmrd
+
+    path = Path(path)
+    header, acquisitions = _read(path)
     encoding = header.encoding[0]
     trajectory = getattr(encoding.trajectory, "value", str(encoding.trajectory))
     if str(trajectory).lower() != "cartesian":
@@ -121,7 +135,154 @@ def read_ismrmrd(path: str | Path):  # -> MulticoilData (imported lazily: no cyc
     recon = encoding.reconSpace.matrixSize
     kspace, mask, _, inferred = validate_multicoil(kspace.astype(np.complex64), None, None, path)
     attrs = {"encoded_matrix": [h, w], "recon_matrix": [recon.x, recon.y], "format": "ismrmrd"}
-    return MulticoilData(kspace, mask, None, None, attrs, inferred)
+    header = Header(encoded_matrix=(h, w), recon_matrix=(int(recon.x), int(recon.y)))
+    return Acquisition(kspace, mask, header=header, source=path, attrs=attrs,
+                       mask_inferred=inferred)
+
+
+_IGNORED_FLAGS = (
+    "ACQ_IS_NAVIGATION_DATA",
+    "ACQ_IS_PHASECORR_DATA",
+    "ACQ_IS_DUMMYSCAN_DATA",
+    "ACQ_IS_RTFEEDBACK_DATA",
+    "ACQ_IS_HPFEEDBACK_DATA",
+    "ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA",
+    "ACQ_IS_PHASE_STABILIZATION_REFERENCE",
+    "ACQ_IS_PHASE_STABILIZATION",
+)
+
+
+def _limits(limit) -> tuple[int, int, int] | None:
+    """``(minimum, maximum, center)`` of an encoding limit, None when absent."""
+    return None if limit is None else (limit.minimum, limit.maximum, limit.center)
+
+
+def _centre(limit, size: int) -> int:
+    return limit.center if limit is not None and limit.center is not None else size // 2
+
+
+def read_ismrmrd_raw(path: str | Path) -> RawScan:
+    """Read a Cartesian ISMRMRD file with its calibration lines, noise scan and header facts.
+
+    Imaging lines (and calibration-and-imaging lines) form the k-space;
+    calibration-only lines (``ACQ_IS_PARALLEL_CALIBRATION``) form only the
+    calibration block; noise acquisitions (``ACQ_IS_NOISE_MEASUREMENT``) are
+    returned as ``noise``; navigator, phase-correction, dummy and feedback lines
+    are skipped.  2-D encodings give ``(S, C, H, W)``, 3-D encodings (matrix
+    ``z > 1`` or lines with ``kspace_encode_step_2``) ``(C, H, W, D)``.
+    Placement and the header-versus-data rules are those of :mod:`csmri.io.raw`.
+
+    Parameters
+    ----------
+    path : str or Path
+        ISMRMRD ``.h5`` with a ``dataset`` group.
+
+    Returns
+    -------
+    RawScan
+        With ``header`` facts: ``format`` ("ismrmrd"), ``dwell_us``,
+        ``noise_dwell_us``, ``relative_receiver_noise_bandwidth``,
+        ``header_acceleration`` (the header's ``(step 1, step 2)`` factors or None),
+        ``header_encoded_matrix``, ``phase_limits`` and ``partition_limits``
+        (the encoding limits' ``(minimum, maximum, center)``; the
+        ``partial_fourier`` fractions come from the lines actually sampled
+        around that centre).
+
+    Raises
+    ------
+    InputError
+        Unreadable file, non-Cartesian trajectory, reversed (EPI) readouts, several
+        contrasts, repetitions, phases or sets, coil counts that differ between
+        imaging, calibration and noise lines, several 3-D slabs, or a slab too
+        large to hold.
+    """
+    import ismrmrd
+
+    path = Path(path)
+    header, acquisitions = _read(path)
+    encoding = header.encoding[0]
+    trajectory = getattr(encoding.trajectory, "value", str(encoding.trajectory))
+    if str(trajectory).lower() != "cartesian":
+        raise InputError(
+            f"{trajectory} trajectory: only Cartesian ISMRMRD data can be reconstructed", path
+        )
+    space = encoding.encodedSpace
+    matrix = (space.matrixSize.x, space.matrixSize.y, space.matrixSize.z or 1)
+    noise, kept = [], []
+    for acq in acquisitions:
+        if acq.is_flag_set(ismrmrd.ACQ_IS_NOISE_MEASUREMENT):
+            noise.append(acq)
+        elif not any(acq.is_flag_set(getattr(ismrmrd, name)) for name in _IGNORED_FLAGS):
+            kept.append(acq)
+    calibration_only = ismrmrd.ACQ_IS_PARALLEL_CALIBRATION
+    imaging = [a for a in kept if not a.is_flag_set(calibration_only)]
+    for counter in ("contrast", "repetition", "phase", "set"):
+        values = {getattr(a.idx, counter) for a in imaging}
+        if len(values) > 1:
+            raise InputError(
+                f"{len(values)} different {counter} indices: only one image per slice is "
+                "supported (extract one first)",
+                path,
+            )
+    if any(a.trajectory_dimensions > 0 and np.any(a.traj != 0) for a in kept):
+        raise InputError("acquisitions carry a non-Cartesian trajectory; refused", path)
+    if any(a.is_flag_set(ismrmrd.ACQ_IS_REVERSE) for a in kept):
+        raise InputError("reversed (EPI) readouts need phase correction: not supported", path)
+    # lines with partition indices make 3-D data even where the header says 2-D
+    # (assemble then warns that the header's matrix does not hold them)
+    is_3d = matrix[2] > 1 or any(a.idx.kspace_encode_step_2 > 0 for a in kept)
+    limits = encoding.encodingLimits
+    centre = _centre(limits.kspace_encoding_step_1, matrix[1])
+    rows = place_lines([a.idx.kspace_encode_step_1 for a in kept], centre, matrix[1], "phase", path)
+    parts = [0] * len(kept)
+    if is_3d:
+        centre = _centre(limits.kspace_encoding_step_2, matrix[2])
+        steps = [a.idx.kspace_encode_step_2 for a in kept]
+        parts = place_lines(steps, centre, matrix[2], "partition", path)
+    lines = [
+        ReadoutLine(
+            data=a.data,
+            center=a.center_sample,
+            row=row,
+            partition=part,
+            slice=a.idx.slice,
+            imaging=not a.is_flag_set(calibration_only),
+            calibration=a.is_flag_set(calibration_only)
+            or a.is_flag_set(ismrmrd.ACQ_IS_PARALLEL_CALIBRATION_AND_IMAGING),
+        )
+        for a, row, part in zip(kept, rows, parts, strict=True)
+    ]
+    coils = imaging[0].active_channels if imaging else None
+    system = header.acquisitionSystemInformation
+    parallel = encoding.parallelImaging
+    factor = None if parallel is None else parallel.accelerationFactor
+    recon = encoding.reconSpace
+    fov = space.fieldOfView_mm
+    facts = {
+        "format": "ismrmrd",
+        "dwell_us": float(imaging[0].sample_time_us) if imaging else None,
+        "noise_dwell_us": float(noise[0].sample_time_us) if noise else None,
+        "relative_receiver_noise_bandwidth": (
+            None if system is None else system.relativeReceiverNoiseBandwidth
+        ),
+        "header_acceleration": (
+            None if factor is None
+            else (factor.kspace_encoding_step_1, factor.kspace_encoding_step_2)
+        ),
+        "header_encoded_matrix": tuple(int(m) for m in matrix),
+        "phase_limits": _limits(limits.kspace_encoding_step_1),
+        "partition_limits": _limits(limits.kspace_encoding_step_2),
+    }
+    return assemble(
+        lines,
+        matrix,
+        is_3d,
+        path,
+        noise=stack_noise([a.data for a in noise], coils, path),
+        recon_matrix=(recon.matrixSize.x, recon.matrixSize.y, recon.matrixSize.z or 1),
+        fov_mm=(float(fov.x), float(fov.y), float(fov.z)),
+        header=facts,
+    )
 
 
 def write_ismrmrd(

@@ -191,3 +191,31 @@ def adjointness_test(
     lhs = inner(y, ax)
     rhs = inner(ahy, x)
     return float(abs(lhs - rhs) / max(abs(lhs), np.finfo(float).tiny))
+
+
+class Scaled(LinearOperator):
+    """``c A`` for a real constant ``c > 0`` (its normal operator is ``c^2 A^H A``).
+
+    Parameters
+    ----------
+    op : LinearOperator
+        The operator ``A``.
+    factor : float
+        The constant ``c``.
+    """
+
+    def __init__(self, op: LinearOperator, factor: float) -> None:
+        self.op, self.factor = op, float(factor)
+        self.ishape, self.oshape = op.ishape, op.oshape
+
+    def forward(self, x: Any) -> Any:
+        """``c A x``."""
+        return self.op.forward(x) * self.factor
+
+    def adjoint(self, y: Any) -> Any:
+        """``c A^H y``."""
+        return self.op.adjoint(y) * self.factor
+
+    def normal(self, x: Any) -> Any:
+        """``c^2 A^H A x``."""
+        return self.op.normal(x) * (self.factor * self.factor)

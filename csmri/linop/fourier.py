@@ -12,7 +12,7 @@ import numpy as np
 
 from csmri.arrays import constant_like, is_torch
 from csmri.linop.base import Compose, LinearOperator, Shape, unify_shapes
-from csmri.mri.fft import fft2c, ifft2c
+from csmri.linop.fft import fft2c, ifft2c
 
 
 def _image_shape(shape: tuple[int, ...] | None) -> Shape:

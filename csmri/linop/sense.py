@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from csmri.acquisition import Acquisition
 from csmri.arrays import constant_like, is_torch
+from csmri.errors import UsageError
 from csmri.linop.base import Compose, LinearOperator
 from csmri.linop.fourier import Cartesian
 
@@ -80,3 +82,30 @@ class Sense(Compose):
     def maps(self) -> Any:
         """The coil sensitivities."""
         return self.coils.maps
+
+
+def forward_operator(acq: Acquisition) -> LinearOperator:
+    """The forward operator of one slice of an acquisition.
+
+    ``Cartesian(mask)`` for one coil without maps, ``Sense(maps, mask)`` otherwise.
+
+    Parameters
+    ----------
+    acq : Acquisition
+        The data; multi-coil data need maps (:func:`csmri.mri.coils.ensure_maps`).
+
+    Returns
+    -------
+    LinearOperator
+        ``A`` with ``A^H A`` the data term's normal operator.
+
+    Raises
+    ------
+    UsageError
+        For multi-coil data without maps.
+    """
+    if not acq.is_multicoil:
+        return Cartesian(acq.mask)
+    if acq.maps is None:
+        raise UsageError("multi-coil data need coil maps: csmri.mri.coils.ensure_maps(acq)")
+    return Sense(acq.maps, acq.mask)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from csmri.io.multicoil import MulticoilData
+from csmri.acquisition import Acquisition
 from csmri.mri.fft import fft2c
 from csmri.mri.masks import ColumnMask
 from csmri.mri.simulate import phased_stack
@@ -84,7 +84,7 @@ def simulate_multicoil(
     correlation: float = 0.0,
     phase: bool = True,
     mask: ColumnMask | None = None,
-) -> MulticoilData:
+) -> Acquisition:
     """Undersampled multi-coil k-space of magnitude images, in the fastMRI layout.
 
     Parameters
@@ -102,8 +102,8 @@ def simulate_multicoil(
 
     Returns
     -------
-    MulticoilData
-        k-space ``(S, C, H, W)``, mask, the RSS target (= the image magnitude, as
+    Acquisition
+        k-space ``(S, C, H, W)``, mask, the RSS reference (= the image magnitude, as
         the maps are RSS-normalised), the true maps, and the simulation attributes.
     """
     images, mask, rng, complex_images = phased_stack(
@@ -132,6 +132,11 @@ def simulate_multicoil(
     }
     mask2d = np.broadcast_to(mask.mask[None, :], (h, w)).copy()
     target = np.abs(images).astype(np.float32)
-    return MulticoilData(
-        kspace, mask2d, target, np.broadcast_to(maps, (s, coils, h, w)).copy(), attrs
+    return Acquisition(
+        kspace,
+        mask2d,
+        maps=np.broadcast_to(maps, (s, coils, h, w)).copy(),
+        reference=target,
+        attrs=attrs,
+        maps_source="simulated",
     )

@@ -1,20 +1,12 @@
-"""Multi-coil reconstruction methods: coil maps, coil compression, SENSE CS and baselines.
-
-Every method reconstructs magnitude images ``(S, H, W)`` from k-space
-``(S, C, H, W)``, a mask ``(H, W)`` and coil maps ``(S, C, H, W)`` (ignored by
-the zero-filled RSS baseline), so the CLI and the comparison treat them alike.
-"""
+"""Coils: sensitivity maps from the data (ESPIRiT or low resolution) and SVD compression."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from csmri.app.methods import MethodResult
-from csmri.app.sense import DEFAULT_SENSE_LAMBDA, rss_zero_filled, sense_adjoint, sense_reconstruct
-from csmri.defaults import DEFAULT_WAVELET
+from csmri.acquisition import Acquisition
 from csmri.errors import UsageError
 
 MAP_MODES = ("espirit", "lowres")
@@ -54,6 +46,36 @@ def estimate_maps(
     return maps.cpu().numpy()
 
 
+def ensure_maps(acq: Acquisition, mode: str = "espirit", device: str = "cpu") -> np.ndarray | None:
+    """Estimate an acquisition's coil maps once, cache them on it, and return them.
+
+    Single-coil data without maps need none (returns None); maps that came with the data
+    are kept.  The seconds the estimate took go to ``acq.maps_seconds`` and the estimator
+    to ``acq.maps_source``.
+
+    Parameters
+    ----------
+    acq : Acquisition
+        The data (its ``maps`` are set).
+    mode : {"espirit", "lowres"}
+        Estimator (see :func:`estimate_maps`).
+    device : str
+        Torch device for the estimate.
+
+    Returns
+    -------
+    ndarray or None
+        The maps ``(S, C, H, W)``.
+    """
+    if acq.maps is not None or acq.num_coils == 1:
+        return acq.maps
+    start = time.perf_counter()
+    acq.maps = estimate_maps(acq.kspace, acq.mask, mode, device, acq.source)
+    acq.maps_seconds = time.perf_counter() - start
+    acq.maps_source = mode
+    return acq.maps
+
+
 def compress_coils(
     kspace: np.ndarray, coils: int, maps: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -89,71 +111,3 @@ def compress_coils(
         if maps is not None:
             out_maps[i] = np.tensordot(u.conj().T, maps[i], axes=1)
     return out, out_maps
-
-
-@dataclass
-class MulticoilMethod:
-    """A multi-coil reconstruction: ``sense-cs``, ``sense-adjoint`` or ``zero-filled`` (RSS).
-
-    Attributes
-    ----------
-    kind : str
-        Which method.
-    reg, lam, solver, max_iter, tol, wavelet, device
-        SENSE-CS options (see :func:`csmri.app.sense.sense_reconstruct`).
-    label : str, optional
-        Name in tables instead of the default.
-    """
-
-    kind: str = "sense-cs"
-    reg: str = "tv"
-    lam: float | None = None
-    solver: str | None = None
-    max_iter: int = 100
-    tol: float = 0.0
-    wavelet: str = DEFAULT_WAVELET
-    label: str | None = None
-    device: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("sense-cs", "sense-adjoint", "zero-filled"):
-            raise UsageError(f"unknown multi-coil method {self.kind!r}")
-        if self.kind == "sense-cs" and self.lam is None:
-            self.lam = DEFAULT_SENSE_LAMBDA.get(self.reg, 0.003)
-        if self.kind != "sense-cs":
-            self.lam = None
-
-    @property
-    def name(self) -> str:
-        """Name in tables."""
-        if self.label is not None:
-            return self.label
-        if self.kind == "sense-cs":
-            return f"sense-{self.reg}"
-        return "zero-filled-rss" if self.kind == "zero-filled" else "sense-adjoint"
-
-    def run(self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None) -> MethodResult:
-        """Magnitude images ``(S, H, W)`` float32 from k-space, mask and maps."""
-        start = time.perf_counter()
-        if self.kind == "zero-filled":
-            images = rss_zero_filled(kspace)
-            return MethodResult(images, time.perf_counter() - start, [1] * len(images))
-        if maps is None:
-            raise UsageError(f"{self.name} needs coil maps")
-        if self.kind == "sense-adjoint":
-            images = np.abs(sense_adjoint(kspace, maps)).astype(np.float32)
-            return MethodResult(images, time.perf_counter() - start, [1] * len(images))
-        result = sense_reconstruct(
-            kspace,
-            mask,
-            maps,
-            reg=self.reg,
-            lam=self.lam,
-            solver=self.solver,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            wavelet=self.wavelet,
-            device=self.device,
-        )
-        images = np.abs(result.images).astype(np.float32)
-        return MethodResult(images, time.perf_counter() - start, result.iterations, result.history)

@@ -174,7 +174,7 @@ class LeastSquares:
         return x, self.value(self.forward(x)), diff_sq, new_sq
 
     def _cg(self, rhs: Any, rho: np.ndarray, gram: np.ndarray | None) -> tuple[Any, np.ndarray]:
-        from csmri.mri.fft import fft2c, ifft2c
+        from csmri.linop.fft import fft2c, ifft2c
 
         weight = _per_slice(rho, rhs)
         if gram is None:

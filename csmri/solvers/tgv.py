@@ -16,7 +16,8 @@ times ``sqrt 2``, so that ``||E w||_F`` is a plain group norm over three compone
 All operators are circular convolutions and, for the single-coil Cartesian operator,
 ``A^H A = F^H M F`` is diagonal in k-space too, so the joint ``(x, w)`` update is one
 3 x 3 Hermitian system per frequency, inverted once (fixed ``rho``): three FFT pairs
-per iteration.  Single-coil NumPy data only (:class:`csmri.solvers.data.CartesianFast`).
+per iteration.  Single-coil NumPy data only (:class:`csmri.solvers.data.CartesianFast`);
+:mod:`csmri.solvers.tgv_general` runs the same iteration for any operator (SENSE, torch).
 
 Reweighted TGV (``tgv-reweighted``) replaces both norms by the log penalty of
 :mod:`csmri.regularizers.reweighted`: ``L(D x - w) + L(alpha0 E w)`` with

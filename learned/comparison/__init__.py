@@ -4,13 +4,13 @@ The comparison is an application over both families, CS (:mod:`csmri`) and learn
 (:mod:`learned`), so it lives above both in the layering: ``cli -> learned -> csmri``.
 """
 
-from learned.comparison.cases import Case, cases_from_images, cases_from_kspace_file
+from learned.comparison.cases import Case, cases_from_acquisition, cases_from_images
 from learned.comparison.runner import ComparisonResult, run_comparison
 
 __all__ = [
     "Case",
     "ComparisonResult",
+    "cases_from_acquisition",
     "cases_from_images",
-    "cases_from_kspace_file",
     "run_comparison",
 ]

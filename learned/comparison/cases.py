@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from csmri.acquisition import Acquisition
 from csmri.errors import InputError
-from csmri.io.kspace import KspaceData
+from csmri.mri.coils import ensure_maps
 from csmri.mri.simulate import simulate
 
 MIN_CENTER_LINES = 10
@@ -39,10 +40,11 @@ class Case:
         Input label (file name or ``sample``).
     acceleration : float
         Nominal acceleration.
-    kspace : ndarray of complex64, shape (S, H, W)
-        Masked k-space; every method receives exactly these arrays.
-    mask : ndarray of bool, shape (W,)
-        Sampled columns.
+    kspace : ndarray of complex64, shape (S, H, W) or (S, C, H, W)
+        Masked k-space (single-coil, or multi-coil with ``maps``); every method receives
+        exactly these arrays.
+    mask : ndarray of bool, shape (W,) or (H, W)
+        Sampled columns (or locations).
     target : ndarray of float32, shape (S, h, w)
         Magnitude references.
     tuning : list of int
@@ -58,6 +60,9 @@ class Case:
         How lambda is chosen for this case, for the report.
     warnings : list of str
         Reasons the case's results may be meaningless (too few centre lines).
+    maps : ndarray of complex64, shape (S, C, H, W), optional
+        Coil maps of multi-coil k-space, estimated once from the undersampled data and
+        given to every method.
     """
 
     name: str
@@ -71,6 +76,7 @@ class Case:
     tuning_case: Case | None = None
     lambda_note: str = FIXED_NOTE
     warnings: list[str] = field(default_factory=list)
+    maps: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         lines = center_lines(self.mask)
@@ -86,12 +92,17 @@ class Case:
         """Whether the case has data reserved for tuning lambda."""
         return bool(self.tuning) or self.tuning_case is not None
 
-    def tuning_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(kspace, mask, targets)`` of the data that tunes lambda, never the scored slices."""
+    def tuning_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(kspace, mask, targets, maps)`` of the tuning data, never the scored slices."""
         source = self.tuning_case if self.tuning_case is not None else self
         if not source.tuning:
             raise ValueError(f"{self.name}: no data reserved for tuning lambda")
-        return source.kspace[source.tuning], source.mask, source.target[source.tuning]
+        return (source.kspace[source.tuning], source.mask, source.target[source.tuning],
+                source.maps_of(source.tuning))
+
+    def maps_of(self, indices: list[int]) -> np.ndarray | None:
+        """The coil maps of some slices (None for single-coil cases)."""
+        return None if self.maps is None else self.maps[indices]
 
     def fingerprint(self, indices: list[int]) -> str:
         """SHA-256 of the k-space and mask of the given slices (proves identical inputs)."""
@@ -249,44 +260,134 @@ def cases_from_images(
     return cases
 
 
-def cases_from_kspace_file(name: str, data: KspaceData, num_tuning: int) -> list[Case]:
-    """One case from a k-space file that carries a target (its own mask and acceleration).
+def cases_from_acquisition(
+    name: str,
+    acq: Acquisition,
+    accelerations: list[float],
+    center_fractions: list[float],
+    mask_type: str,
+    seed: int,
+    num_tuning: int,
+    maps: str = "espirit",
+    device: str = "cpu",
+) -> list[Case]:
+    """Cases from measured k-space, single- or multi-coil: one code path for both.
+
+    * **Fully sampled** data: each acceleration draws a fastMRI column mask (seeded) and
+      the reference is the file's (``reconstruction_rss``/``_esc``) or else the RSS of the
+      fully sampled coil images, centre-cropped to the recon matrix.
+    * **Undersampled** data with a reference: one case at the file's own mask.
+
+    Lambda is tuned on slices that are never scored; a stack too short to spare them is
+    tuned on another mask of the same data (seed :func:`tuning_seed`), which is never
+    scored either; undersampled data that short keep the calibrated default.  Multi-coil
+    cases get coil maps estimated once from their undersampled k-space (the seconds are in
+    ``attrs["maps_seconds"]``), shared by every method.
 
     Parameters
     ----------
     name : str
         Label (file name).
-    data : KspaceData
-        The file's contents; must have a target.
+    acq : Acquisition
+        The data.
+    accelerations, center_fractions : list of float
+        Paired mask parameters for fully sampled data.
+    mask_type : {"random", "equispaced"}
+        Mask family for fully sampled data.
+    seed : int
+        Seeds the masks.
     num_tuning : int
-        Tuning slices.
+        Tuning slices per case (0: lambda fixed).
+    maps : {"espirit", "lowres"}
+        Coil-map estimator for multi-coil data.
+    device : str
+        Torch device for the maps.
 
     Returns
     -------
     list of Case
-        A single case.
+        One per acceleration (fully sampled), or one.
     """
-    if data.target is None:
-        raise InputError("compare needs a target (reconstruction_esc/_rss) in k-space files", name)
-    count = data.kspace.shape[0]
-    fallback = 0 < num_tuning and count <= num_tuning
-    tuning, scored = split_slices(count, 0 if fallback else num_tuning)
-    realised = data.mask.size / data.mask.sum()
-    acceleration = float(data.attrs.get("acceleration", round(realised, 2)))
-    attrs = {**data.attrs, "realised_acceleration": float(realised)}
-    if fallback:
-        note = (
-            f"measured k-space with {count} slice(s), none to spare and nothing to re-simulate: "
-            "lambda NOT tuned; each CS method uses the calibrated default lambda for its "
-            f"regulariser at {realised:.1f}x (csmri.app.autolambda)."
+    from csmri.io import output_crop
+    from csmri.metrics import center_crop
+    from csmri.mri.baseline import rss_zero_filled
+    from csmri.mri.masks import make_mask
+
+    count = acq.num_slices
+    short = 0 < num_tuning and count <= num_tuning
+    tuning, scored = split_slices(count, 0 if short else num_tuning)
+    if bool(acq.mask.all()):
+        reference = acq.reference
+        if reference is None:
+            reference = rss_zero_filled(acq.kspace)
+            crop = output_crop(acq, reference.shape[-2:])
+            reference = reference if crop is None else center_crop(reference, crop)
+        other_seed = tuning_seed(seed)
+        cases = []
+        for acceleration, fraction in zip(accelerations, center_fractions, strict=True):
+            def sampled(draw_seed: int, fraction=fraction, acceleration=acceleration):
+                columns = make_mask(mask_type, acq.kspace.shape[-1], fraction, acceleration,
+                                    draw_seed).mask
+                undersampled = acq.with_kspace(acq.kspace * columns, columns)
+                undersampled.reference = reference
+                return undersampled
+
+            tuning_case = None
+            if short:
+                tuning_case = _case(name, acceleration, sampled(other_seed), list(range(count)),
+                                    [], maps, device)
+            note = (
+                f"{count} slice(s), too few to spare for tuning: lambda tuned per method on "
+                f"another mask of the same data (seed {other_seed}), which is never scored."
+                if short else _tuning_note(num_tuning, tuning)
+            )
+            case = _case(name, acceleration, sampled(seed), tuning, scored, maps, device,
+                         tuning_case)
+            case.lambda_note = note
+            case.attrs.update(seed=seed, center_fraction=fraction, mask_type=mask_type)
+            cases.append(case)
+        return cases
+    if acq.reference is None:
+        raise InputError(
+            "undersampled k-space without a reference (reconstruction_rss/_esc): compare "
+            "needs a fully sampled file or a reference; csmri solve reconstructs it",
+            name,
         )
-    elif num_tuning:
-        note = f"lambda tuned per method on {len(tuning)} slice(s) that are never scored."
-    else:
-        note = FIXED_NOTE
-    case = Case(name, acceleration, data.kspace, data.mask, data.target, tuning, scored, attrs)
-    case.lambda_note = note
+    acceleration = float(acq.attrs.get("acceleration", round(acq.acceleration, 2)))
+    case = _case(name, acceleration, acq, tuning, scored, maps, device)
+    case.lambda_note = (
+        f"measured k-space with {count} slice(s), none to spare and nothing to re-simulate: "
+        "lambda NOT tuned; each CS method uses the calibrated default lambda for its "
+        f"regulariser at {acq.acceleration:.1f}x (csmri.app.autolambda)."
+        if short else _tuning_note(num_tuning, tuning)
+    )
     return [case]
+
+
+def _tuning_note(num_tuning: int, tuning: list[int]) -> str:
+    if num_tuning:
+        return f"lambda tuned per method on {len(tuning)} slice(s) that are never scored."
+    return FIXED_NOTE
+
+
+def _case(
+    name: str,
+    acceleration: float,
+    acq: Acquisition,
+    tuning: list[int],
+    scored: list[int],
+    maps: str,
+    device: str,
+    tuning_case: Case | None = None,
+) -> Case:
+    """A case of an acquisition: its maps estimated once, its solver inputs fixed."""
+    ensure_maps(acq, maps, device)
+    kspace, mask, coil_maps = acq.solver_inputs()
+    attrs = {**acq.attrs, "realised_acceleration": acq.acceleration, "coils": acq.num_coils}
+    if acq.is_multicoil:
+        attrs.update(maps_seconds=acq.maps_seconds, maps_source=acq.maps_source or "file")
+    return Case(name, acceleration, kspace, mask, acq.reference, tuning, scored, attrs,
+                tuning_case, maps=coil_maps)
 
 
 def default_center_fraction(acceleration: float) -> float:
@@ -315,8 +416,13 @@ def build_cases(
     num_tuning: int,
     axis: int = 2,
     slices: str | None = None,
+    maps: str = "espirit",
+    device: str = "cpu",
 ) -> list[Case]:
-    """Cases from input files (images are simulated; k-space files keep their own mask).
+    """Cases from input files: images simulated, k-space files (any coil count) as measured.
+
+    Fully sampled k-space is masked retrospectively per acceleration; undersampled
+    k-space keeps its own mask (:func:`cases_from_acquisition`).
 
     Parameters
     ----------
@@ -337,14 +443,18 @@ def build_cases(
         NIfTI slice axis.
     slices : str, optional
         Slice range ``A:B`` of image inputs.
+    maps : {"espirit", "lowres"}
+        Coil-map estimator of multi-coil k-space.
+    device : str
+        Torch device for the maps.
 
     Returns
     -------
     list of Case
         One per image input and acceleration, one per k-space file.
     """
+    from csmri.io import read_acquisition
     from csmri.io.images import load_sample, parse_slices, read_images, select_slices
-    from csmri.io.kspace import read_kspace
 
     selection = parse_slices(slices)
     plan = (accelerations, center_fractions, mask_type, seed, noise, num_tuning)
@@ -352,8 +462,10 @@ def build_cases(
         return cases_from_images("sample", select_slices(load_sample(), selection), *plan)
     cases: list[Case] = []
     for path in inputs:
-        if path.suffix.lower() == ".h5" and _has_kspace(path):
-            cases += cases_from_kspace_file(path.name, read_kspace(path), num_tuning)
+        if _has_kspace(path):
+            acq = read_acquisition(path)
+            cases += cases_from_acquisition(path.name, acq, accelerations, center_fractions,
+                                            mask_type, seed, num_tuning, maps, device)
         else:
             images = read_images(path, axis=axis, slices=selection)
             cases += cases_from_images(path.name, images, *plan)
@@ -361,10 +473,15 @@ def build_cases(
 
 
 def _has_kspace(path: Path) -> bool:
+    """k-space files: BART ``.cfl``/``.hdr``, and ``.h5`` with ``kspace`` or ISMRMRD data."""
+    if path.suffix.lower() in (".cfl", ".hdr"):
+        return True
+    if path.suffix.lower() != ".h5":
+        return False
     import h5py
 
     try:
         with h5py.File(path, "r") as file:
-            return "kspace" in file
+            return "kspace" in file or "dataset" in file
     except OSError:
         return False

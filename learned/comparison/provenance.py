@@ -63,7 +63,7 @@ def run_config(params: dict, setup_seconds: dict, total_seconds: float) -> dict:
     }
 
 
-def run_notes(cases: list[Case], setup_seconds: dict) -> str:
+def run_notes(cases: list[Case], setup_seconds: dict, skipped: dict | None = None) -> str:
     """Plain-text notes under the tables: identical inputs, how lambda was chosen, warnings.
 
     Parameters
@@ -72,6 +72,8 @@ def run_notes(cases: list[Case], setup_seconds: dict) -> str:
         The compared cases (their ``lambda_note`` and ``warnings``).
     setup_seconds : dict
         One-time set-up per method.
+    skipped : dict, optional
+        ``{(case, acceleration, method): reason}`` of methods that could not run on a case.
 
     Returns
     -------
@@ -86,6 +88,15 @@ def run_notes(cases: list[Case], setup_seconds: dict) -> str:
     lines += list(dict.fromkeys(f"{case.name}: {case.lambda_note}" for case in cases))
     lines += [f"WARNING {case.name}: {text}" for case in cases for text in case.warnings]
     lines += [f"Set-up, not in s/slice: {name} {sec:.2f} s." for name, sec in setup_seconds.items()]
+    for case in cases:
+        if case.maps is not None:
+            lines.append(
+                f"{case.name} {case.acceleration:g}x: {case.maps.shape[1]} coils, maps by "
+                f"{case.attrs.get('maps_source', '?')} in {case.attrs.get('maps_seconds', 0):.2f}"
+                " s from the undersampled data (once, shared by every method; not in s/slice)."
+            )
+    lines += [f"Skipped {method} on {name} {accel:g}x: {reason}"
+              for (name, accel, method), reason in (skipped or {}).items()]
     threads = _torch_threads()
     lines.append(
         (f"Threads: torch {threads}, " if threads is not None else "Threads: ")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from csmri.app.methods import SOLVERS, CompressedSensing, ReconMethod, ZeroFilled
+from csmri.app.methods import SOLVERS, CompressedSensing, ReconMethod, SenseAdjoint, ZeroFilled
 from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
+
+MULTICOIL_EXTRA = "sense-adjoint"
+"""Added after ``zero-filled`` to the default methods when an input is multi-coil."""
 
 DEFAULT_METHODS = (
     "zero-filled,tv-fista,tv-admm,tgv-admm,tv-reweighted-admm,tgv-reweighted-admm,wavelet-fista,"
@@ -31,8 +34,9 @@ def parse_methods(
     Parameters
     ----------
     spec : str
-        Names: ``zero-filled``, ``REG-SOLVER`` (REG in :data:`csmri.defaults.REGULARIZERS`,
-        SOLVER in :data:`csmri.app.methods.SOLVERS`) or a key of ``factories``.
+        Names: ``zero-filled``, ``sense-adjoint`` (multi-coil), ``REG-SOLVER`` (REG in
+        :data:`csmri.defaults.REGULARIZERS`, SOLVER in :data:`csmri.app.methods.SOLVERS`)
+        or a key of ``factories``.
     lam : float or None
         Fixed lambda for every CS method; None takes ``default_lambda(reg)`` (a starting
         value that tuning may replace).
@@ -70,6 +74,8 @@ def parse_methods(
         reg, _, solver = name.rpartition("-")
         if name == "zero-filled":
             methods.append(ZeroFilled())
+        elif name == "sense-adjoint":
+            methods.append(SenseAdjoint())
         elif name in factories:
             methods.append(factories[name]())
         elif reg in REGULARIZERS and solver in SOLVERS:

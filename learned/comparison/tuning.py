@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from csmri.app.methods import ReconMethod
+from csmri.app.methods import ReconMethod, run_method
 from csmri.metrics import center_crop, psnr
 from learned.comparison.cases import Case
 
@@ -25,7 +25,11 @@ MAX_EXTENSIONS = 2
 
 
 def tuning_score(
-    method: ReconMethod, kspace: np.ndarray, mask: np.ndarray, targets: np.ndarray
+    method: ReconMethod,
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    targets: np.ndarray,
+    maps: np.ndarray | None = None,
 ) -> float:
     """Mean PSNR of ``method`` over tuning slices ``kspace`` against their ``targets``.
 
@@ -39,13 +43,15 @@ def tuning_score(
         Sampled columns.
     targets : ndarray, shape (T, h, w)
         Their magnitude references.
+    maps : ndarray, optional
+        Coil maps of multi-coil tuning k-space.
 
     Returns
     -------
     float
         Mean PSNR in dB.
     """
-    result = method.run(kspace, mask)
+    result = run_method(method, kspace, mask, maps)
     scores = [
         psnr(target, center_crop(image, target.shape))
         for target, image in zip(targets, result.images, strict=True)
@@ -54,8 +60,8 @@ def tuning_score(
 
 
 def _score_lambda(args: tuple) -> float:
-    method, lam, kspace, mask, targets = args
-    return tuning_score(dataclasses.replace(method, lam=lam), kspace, mask, targets)
+    method, lam, kspace, mask, targets, maps = args
+    return tuning_score(dataclasses.replace(method, lam=lam), kspace, mask, targets, maps)
 
 
 def tune_lambda(
@@ -80,13 +86,13 @@ def tune_lambda(
     tuple
         The best lambda and every lambda tried with its tuning PSNR.
     """
-    kspace, mask, targets = case.tuning_data()
+    kspace, mask, targets, maps = case.tuning_data()
     tried: dict[float, float] = {}
     run_map: Callable[[Callable, Iterable], Iterable] = executor.map if executor else map
 
     def evaluate(lams: list[float]) -> None:
         fresh = [lam for lam in lams if lam not in tried]
-        jobs = [(method, lam, kspace, mask, targets) for lam in fresh]
+        jobs = [(method, lam, kspace, mask, targets, maps) for lam in fresh]
         tried.update(zip(fresh, run_map(_score_lambda, jobs), strict=True))
 
     evaluate([float(centre * 10**d) for d in COARSE_DECADES])

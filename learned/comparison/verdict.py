@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from csmri.app.methods import CompressedSensing, ReconMethod, ZeroFilled
+from csmri.app.methods import CompressedSensing, ReconMethod, SenseAdjoint, ZeroFilled
 from csmri.app.verdict import Comparison, compare
 
 DEFAULT_SCAN_TIME = 6.0
@@ -53,10 +53,10 @@ def _best(rows: list[dict], names: set[str]) -> str:
 
 
 def method_family(method: ReconMethod) -> str | None:
-    """``"CS"``, ``"learned"`` (a network) or None (the zero-filled baseline)."""
+    """``"CS"``, ``"learned"`` (a network) or None (the linear baselines)."""
     if isinstance(method, CompressedSensing):
         return "CS"
-    return None if isinstance(method, ZeroFilled) else "learned"
+    return None if isinstance(method, ZeroFilled | SenseAdjoint) else "learned"
 
 
 def family_verdicts(

@@ -22,6 +22,7 @@ from csmri.mri.fft import fft2c, ifft2c
 from csmri.mri.masks import make_mask
 from csmri.mri.simulate import smooth_phase
 from learned.data.manifest import subject_of
+from learned.data.raw import has_kspace, kspace_images
 from learned.data.synth import MNI152_NAME, MNI152_SUBJECT, Synthesizer, mni152_path
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -184,8 +185,9 @@ class SliceSet:
 
     Attributes
     ----------
-    images : list of ndarray of float32, shape (H, W)
-        Slices, each volume/file scaled so its maximum is 1.
+    images : list of ndarray of float32 or complex64, shape (H, W)
+        Slices, each volume/file scaled so its maximum magnitude is 1; complex where they
+        come from raw k-space (:mod:`learned.data.raw`).
     origins : list of str
         ``"file:axis:index"`` per slice.
     fingerprint : dict
@@ -240,10 +242,13 @@ def load_slices(
                 if exclude_sample and is_colin27(file):
                     spec = colin27_policy(spec)
                 stacks = [(axis, read_images(file, axis=axis)) for axis in spec.axes]
+            elif has_kspace(file):  # raw k-space: complex slices with their measured phase
+                spec = Source(file, (0,), {})
+                stacks = [(0, kspace_images(file)[0])]
             else:
                 spec = Source(file, (0,), {})
                 stacks = [(0, read_images(file))]
-            peak = max(float(stack.max()) for _, stack in stacks)
+            peak = max(float(np.abs(stack).max()) for _, stack in stacks)
             if peak <= 0:
                 raise InputError("all images are zero", file)
             for axis, stack in stacks:
@@ -253,9 +258,10 @@ def load_slices(
                         continue
                     if max(image.shape) > max_size:
                         raise InputError(f"slice of {image.shape} is larger than {max_size}", file)
-                    if _foreground_fraction(image, 0.1 * peak) < min_foreground:
+                    if _foreground_fraction(np.abs(image), 0.1 * peak) < min_foreground:
                         continue
-                    result.images.append(np.ascontiguousarray(image / peak, dtype=np.float32))
+                    dtype = np.complex64 if np.iscomplexobj(image) else np.float32
+                    result.images.append(np.ascontiguousarray(image / peak, dtype=dtype))
                     result.origins.append(f"{file}:{axis}:{index}")
                     result.subjects.append(subject)
     if not result.images:
@@ -297,7 +303,7 @@ def simulate_one(
     Parameters
     ----------
     image : ndarray, shape (H, W)
-        Clean magnitude.
+        Clean magnitude, or a complex image from raw k-space (which keeps its own phase).
     rng : numpy.random.Generator
         Source of the phase and noise.
     acceleration, center_fraction : float
@@ -317,11 +323,11 @@ def simulate_one(
     """
     mask = make_mask("random", image.shape[-1], center_fraction, acceleration, mask_seed).mask
     complex_image = image.astype(np.complex64)
-    if phase:
+    if phase and not np.iscomplexobj(image):  # a measured image keeps its measured phase
         complex_image = complex_image * np.exp(1j * smooth_phase(image.shape, rng))
     kspace = fft2c(complex_image)
     if noise > 0:
-        sigma = noise * float(image.max()) / np.sqrt(2)
+        sigma = noise * float(np.abs(image).max()) / np.sqrt(2)
         kspace = kspace + sigma * (
             rng.standard_normal(kspace.shape) + 1j * rng.standard_normal(kspace.shape)
         )
@@ -341,7 +347,7 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32
+    ndarray of float32 (complex64 for a complex slice)
         Augmented slice.
     """
     if rng.random() < 0.5:
@@ -349,7 +355,8 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         image = image[:, ::-1]
     image = np.rot90(image, int(rng.integers(4)))
-    return np.ascontiguousarray(image * np.exp(rng.uniform(np.log(0.5), np.log(2.0))), np.float32)
+    dtype = np.complex64 if np.iscomplexobj(image) else np.float32
+    return np.ascontiguousarray(image * np.exp(rng.uniform(np.log(0.5), np.log(2.0))), dtype)
 
 
 def crop_or_pad(arrays: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -476,7 +483,7 @@ def training_batch(
             sim.phase,
             int(rng.integers(2**31)),
         )
-        parts = [zero_filled.real, zero_filled.imag, image]
+        parts = [zero_filled.real, zero_filled.imag, np.abs(image)]
         if patch:
             parts = crop_or_pad(parts, patch, rng)
         inputs.append(np.stack(parts[:2]))
@@ -527,5 +534,5 @@ def validation_items(
             sim.phase,
             item_seed % 2**31,
         )
-        items.append(ValidationItem(kspace, mask, image, sim.accelerations[which]))
+        items.append(ValidationItem(kspace, mask, np.abs(image), sim.accelerations[which]))
     return items

@@ -13,305 +13,33 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from csmri.errors import UsageError
 from learned.data.dataset import (
     SimulationConfig,
     load_slices,
-    sha256_file,
     training_batch,
     validation_items,
 )
-from learned.data.manifest import build_manifest, index_ranges, slice_hash, split_subjects
 from learned.data.synth import (
-    MNI152_FILES,
-    MNI152_SUBJECT,
-    SYNTH_AUGMENTATIONS,
     Synthesizer,
     TissueMaps,
-    mni152_path,
 )
 from learned.evaluate import evaluate_items
 from learned.models.checkpoint import load_model, load_optimizer, save_model, save_optimizer
-from learned.models.consistency import DC_MODES
-from learned.models.unet import NormUnet, UNetConfig, count_parameters
-from learned.models.unrolled import UnrolledConfig, UnrolledNet
+from learned.models.unet import NormUnet, count_parameters
+from learned.models.unrolled import UnrolledNet
+from learned.training.config import TrainConfig, TrainResult
 from learned.training.distributed import Ranks, session
+from learned.training.losses import ssim_loss
+from learned.training.split import count_origins, split_slices, training_manifest
 from learned.training.unrolled import evaluate_unrolled, kspace_batch, unrolled_loss
-
-OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
-LOSSES: tuple[str, ...] = ("l1", "ssim")
-
-
-@dataclass
-class TrainConfig:
-    """Everything :func:`train` needs (the ``csmri train`` options).
-
-    Attributes
-    ----------
-    data : list of str
-        NIfTI volumes, image files/folders (.png/.npy) or fastMRI .h5 files; NIfTI paths
-        accept ``?axes=..&exclude=AXIS:FIRST-LAST`` (see :func:`learned.data.dataset.parse_source`).
-    output : str
-        Best model file (``.safetensors``); ``NAME.last.safetensors`` and
-        ``NAME.state.safetensors`` (resume state) are written next to it.
-    accelerations, center_fractions : tuple of float
-        Paired mask settings, drawn at random per example.
-    epochs, batch_size, steps_per_epoch : int
-        Schedule (``steps_per_epoch=None``: one pass over the training slices).
-    optimizer : {"adam", "rmsprop", "sgd"}
-        Optimizer; ``momentum`` is used by RMSprop and SGD.
-    lr, momentum, weight_decay : float
-        Optimizer settings; the learning rate follows a cosine decay over all steps
-        unless ``lr_schedule="constant"``.
-    model : {"unet", "unrolled"}
-        The one-shot U-Net or the unrolled network (:mod:`learned.models.unrolled`).
-    norm, chans, depth, input : see :class:`learned.models.unet.UNetConfig`
-        (``chans``, ``depth`` and ``norm`` size each cascade's U-Net for ``unrolled``)
-    cascades : int
-        Cascades of the unrolled network.
-    data_consistency : {"auto", "none", "hard", "hard-lowres"}
-        Stored default for inference; ``"auto"`` picks the best on validation.
-    loss : {"l1", "ssim"}
-        Training loss (L1 on instance-normalised images, or 1 - SSIM).
-    patch : int
-        Side of the square training patches cut from simulated full slices (0: full
-        slices, which must then all have one shape).
-    noise, phase : float, bool
-        Simulation (training noise is uniform in ``[0, 2 * noise]``).
-    seed : int
-        Seeds initialisation, data order, masks, augmentation.
-    val_fraction, max_val_slices : float, int
-        Fraction of subjects held out for validation (split by subject, never by slice,
-        see :func:`learned.data.manifest.split_subjects`; with a single subject, validation
-        uses other slices of it and the manifest says so) and the cap on their slices.
-    val_subjects : tuple of str
-        Subjects to hold out instead of a random choice.
-    synth : float
-        Fraction of training examples synthesised from the MNI152 tissue maps
-        (:mod:`learned.data.synth`) instead of read from ``data``.
-    exclude_sample : bool
-        Never train on Colin27 near the embedded sample (see
-        :func:`learned.data.dataset.colin27_policy`).
-    resume : bool or str
-        Continue from ``NAME.state.safetensors`` (True) or from the given state file.
-    device : {"auto", "cpu", "cuda"}
-        Where to train.
-    threads : int or None
-        ``torch.set_num_threads`` for the run.
-    progress : bool
-        Show a tqdm bar.
-    command : str or None
-        The command line, recorded in the metadata.
-    """
-
-    data: list[str] = field(default_factory=list)
-    output: str = "unet.safetensors"
-    accelerations: tuple[float, ...] = (4.0, 8.0)
-    center_fractions: tuple[float, ...] = (0.08, 0.04)
-    epochs: int = 10
-    batch_size: int = 8
-    steps_per_epoch: int | None = None
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    lr_schedule: str = "cosine"
-    model: str = "unet"
-    cascades: int = 5
-    norm: str = "group"
-    chans: int = 8
-    depth: int = 4
-    input: str = "magnitude"
-    data_consistency: str = "auto"
-    loss: str = "l1"
-    patch: int = 160
-    noise: float = 0.005
-    phase: bool = True
-    seed: int = 0
-    val_fraction: float = 0.1
-    max_val_slices: int = 64
-    val_subjects: tuple[str, ...] = ()
-    synth: float = 0.0
-    exclude_sample: bool = True
-    resume: bool | str = False
-    device: str = "auto"
-    threads: int | None = None
-    progress: bool = True
-    command: str | None = None
-
-    def validate(self) -> TrainConfig:
-        """Check option values, raising :class:`csmri.errors.UsageError`.
-
-        Returns
-        -------
-        TrainConfig
-            ``self``.
-        """
-        if not self.data:
-            raise UsageError("no training data given")
-        if len(self.accelerations) != len(self.center_fractions):
-            raise UsageError("give one center fraction per acceleration")
-        if self.model not in ("unet", "unrolled"):
-            raise UsageError("model must be unet or unrolled")
-        if self.model == "unrolled" and not self.patch:
-            raise UsageError("the unrolled network trains on patches: give --patch")
-        if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.loss not in LOSSES:
-            raise UsageError(f"loss must be one of {', '.join(LOSSES)}")
-        if self.data_consistency not in ("auto", *DC_MODES):
-            raise UsageError(f"data consistency must be auto or one of {', '.join(DC_MODES)}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise UsageError("lr schedule must be cosine or constant")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise UsageError("device must be auto, cpu or cuda")
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise UsageError("epochs and batch size must be >= 1 and lr > 0")
-        if not 0 <= self.val_fraction < 1:
-            raise UsageError("val fraction must lie in [0, 1)")
-        if not 0 <= self.synth <= 1:
-            raise UsageError("synth fraction must lie in [0, 1]")
-        if self.patch and self.patch % 2**self.depth:
-            raise UsageError(f"patch {self.patch} must be a multiple of 2**depth = {2**self.depth}")
-        try:
-            self.model_config().validate()
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-        return self
-
-    @classmethod
-    def from_cli(
-        cls,
-        output: str | Path,
-        resume: str | Path | None = None,
-        accel: tuple[float, ...] = (4.0, 8.0),
-        center_fraction: tuple[float, ...] = (0.08, 0.04),
-        chans: int | None = None,
-        depth: int | None = None,
-        **options: object,
-    ) -> TrainConfig:
-        """Build a config from ``csmri train`` option names.
-
-        Parameters
-        ----------
-        output : str or Path
-            ``-o`` model file.
-        resume : str or Path or None
-            ``--resume``: a model, ``.last`` or ``.state`` file of an earlier run.
-        accel, center_fraction : tuple of float
-            ``--accel`` / ``--center-fraction``.
-        chans, depth : int or None
-            None keeps the defaults (the shipped model's architecture).
-        **options
-            Other fields of :class:`TrainConfig` by name (``data``, ``epochs``, ...).
-
-        Returns
-        -------
-        TrainConfig
-            The config (not yet validated).
-        """
-        import sys
-
-        fields = {k: v for k, v in options.items() if v is not None}
-        if "data" in fields:
-            fields["data"] = [str(p) for p in fields["data"]]  # type: ignore[union-attr]
-        if chans is not None:
-            fields["chans"] = chans
-        if depth is None and fields.get("model") == "unrolled":
-            depth = 3  # the shipped unrolled network's U-Nets
-        if depth is not None:
-            fields["depth"] = depth
-        fields.setdefault("command", " ".join(["csmri", *sys.argv[1:]]))
-        return cls(
-            output=str(output),
-            resume=False if resume is None else str(resume),
-            accelerations=tuple(float(a) for a in accel),
-            center_fractions=tuple(float(c) for c in center_fraction),
-            **fields,  # type: ignore[arg-type]
-        )
-
-    def unet_config(self) -> UNetConfig:
-        """The architecture part.
-
-        Returns
-        -------
-        UNetConfig
-            Network settings (``data_consistency`` "auto" stored as "none" until chosen).
-        """
-        dc = "none" if self.data_consistency == "auto" else self.data_consistency
-        return UNetConfig(self.chans, self.depth, self.norm, self.input, dc)
-
-    def model_config(self) -> UNetConfig | UnrolledConfig:
-        """The architecture of ``model``.
-
-        Returns
-        -------
-        UNetConfig or UnrolledConfig
-            Network settings.
-        """
-        if self.model == "unrolled":
-            return UnrolledConfig(self.cascades, self.chans, self.depth, self.norm)
-        return self.unet_config()
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` produced.
-
-    Attributes
-    ----------
-    model_path : Path
-        Best model.
-    best_epoch : int
-        Epoch (1-based) of the best validation PSNR.
-    best_metrics : dict
-        Its validation metrics.
-    history : list of dict
-        Per-epoch loss and validation metrics.
-    elapsed_s : float
-        Wall time of this run (excluding earlier runs when resumed).
-    metadata : dict
-        Metadata stored with the model.
-    main : bool
-        False in the ranks other than 0 of a ``torchrun`` group (they print nothing).
-    """
-
-    model_path: Path
-    best_epoch: int
-    best_metrics: dict
-    history: list[dict]
-    elapsed_s: float
-    metadata: dict
-    main: bool = True
-
-    def summary(self) -> str:
-        """One line for the terminal.
-
-        Returns
-        -------
-        str
-            Where the model went and its best validation numbers.
-        """
-        text = f"wrote {self.model_path} (best epoch {self.best_epoch}"
-        if self.best_metrics:
-            text += (f", validation PSNR {self.best_metrics['psnr']:.2f} dB, SSIM "
-                     f"{self.best_metrics['ssim']:.4f}, zero-filled "
-                     f"{self.best_metrics['zero_filled_psnr']:.2f} dB")
-            if "data_consistency_choice" in self.metadata:
-                dc = self.metadata["data_consistency_choice"]["chosen"]
-                text += f"; data consistency {dc}"
-        split = self.metadata.get("manifest", {}).get("split", "")
-        if split.startswith("one subject"):
-            text += "; NOTE: one subject, so validation is not subject-disjoint"
-        return text + f"; {self.elapsed_s / 60:.1f} min)"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -356,34 +84,6 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
-
-
-def ssim_loss(estimate: torch.Tensor, target: torch.Tensor, window: int = 7) -> torch.Tensor:
-    """``1 - SSIM`` with a uniform 7x7 window and the per-image target maximum as range.
-
-    Parameters
-    ----------
-    estimate, target : Tensor, shape (B, H, W)
-        Images.
-    window : int
-        Window side.
-
-    Returns
-    -------
-    Tensor
-        Scalar loss.
-    """
-    x, y = estimate[:, None], target[:, None]
-    peak = target.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None, None]
-    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-    n = window * window
-    mean = lambda z: F.avg_pool2d(z, window, stride=1)  # noqa: E731
-    ux, uy = mean(x), mean(y)
-    vx = (mean(x * x) - ux * ux) * n / (n - 1)
-    vy = (mean(y * y) - uy * uy) * n / (n - 1)
-    vxy = (mean(x * y) - ux * uy) * n / (n - 1)
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    return 1 - s.mean()
 
 
 def compute_loss(
@@ -527,7 +227,7 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
             "fingerprint_sha256": slices.fingerprint,
             "train_slices": len(train_idx),
             "val_slices": len(val_idx),
-            "slices_per_file_axis": _count_origins(slices.origins),
+            "slices_per_file_axis": count_origins(slices.origins),
             "exclude_sample": config.exclude_sample,
             "split": split,
         }
@@ -654,118 +354,6 @@ def _state_of(path: Path) -> Path:
     for marker in (".state", ".last"):
         name = name.removesuffix(marker)
     return path.with_name(f"{name}.state.safetensors")
-
-
-def split_slices(slices, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, str]:
-    """Training and validation slice indices, split by subject (see :class:`TrainConfig`).
-
-    Parameters
-    ----------
-    slices : learned.data.dataset.SliceSet
-        All slices with their subjects.
-    config : TrainConfig
-        ``val_fraction``, ``val_subjects``, ``max_val_slices``, ``seed``.
-
-    Returns
-    -------
-    train_idx, val_idx : ndarray of int
-        Sorted slice indices.
-    split : str
-        How they were split (recorded in the manifest).
-    """
-    subjects = np.asarray(slices.subjects)
-    train_s, val_s = split_subjects(subjects, config.val_fraction, config.seed,
-                                    config.val_subjects)
-    rng = np.random.default_rng(config.seed)
-    if val_s:
-        val_all = np.flatnonzero(np.isin(subjects, sorted(val_s)))
-        val_idx = np.sort(rng.permutation(val_all)[: config.max_val_slices])
-        train_idx = np.flatnonzero(np.isin(subjects, sorted(train_s)))
-        split = (f"by subject: training {', '.join(sorted(train_s))}; "
-                 f"validation {', '.join(sorted(val_s))}")
-        return train_idx, val_idx, split
-    n = len(subjects)
-    order = rng.permutation(n)
-    n_val = min(round(config.val_fraction * n), config.max_val_slices, n - 1)
-    split = ("one subject: validation uses other slices of the training subject "
-             "(no subject-disjoint validation possible)")
-    return np.sort(order[n_val:]), np.sort(order[:n_val]), split
-
-
-def training_manifest(slices, train_idx: np.ndarray, val_idx: np.ndarray, split: str,
-                      config: TrainConfig) -> dict:
-    """The manifest stored with the model (see :mod:`learned.data.manifest`).
-
-    Parameters
-    ----------
-    slices : learned.data.dataset.SliceSet
-        All slices read.
-    train_idx, val_idx : ndarray of int
-        The split.
-    split : str
-        Its description.
-    config : TrainConfig
-        Simulation, augmentation and synthesis settings.
-
-    Returns
-    -------
-    dict
-        The manifest.
-    """
-    used: dict[str, dict[str, dict[str, list[int]]]] = {}
-    for role, indices in (("train_slices", train_idx), ("val_slices", val_idx)):
-        for i in indices:
-            file, axis, index = slices.origins[i].rsplit(":", 2)
-            entry = used.setdefault(file, {"train_slices": {}, "val_slices": {}})
-            entry[role].setdefault(axis, []).append(int(index))
-    sources = []
-    for file, sha in slices.fingerprint.items():
-        entry = used.get(file, {"train_slices": {}, "val_slices": {}})
-        sources.append({
-            "file": Path(file).name,
-            "source": _describe_source(file),
-            "subject": slices.files[file],
-            "sha256": sha,
-            **{role: {axis: index_ranges(v) for axis, v in entry[role].items()}
-               for role in ("train_slices", "val_slices")},
-        })
-    augmentations = {
-        "geometric": "random up-down and left-right flips, random 90-degree rotation",
-        "intensity_scale": "log-uniform 0.5x to 2x",
-        "kspace_noise": f"relative sd uniform in [0, {2 * config.noise:g}]",
-        "random_smooth_phase": config.phase,
-        "masks": {"accelerations": list(config.accelerations),
-                  "center_fractions": list(config.center_fractions),
-                  "kind": "fastMRI random column masks, fresh per example"},
-        "patch": config.patch,
-    }
-    synthetic = None
-    if config.synth > 0:
-        synthetic = {
-            "fraction": config.synth,
-            "subject": MNI152_SUBJECT,
-            "from": "MNI152 2009a symmetric GM and WM probability maps (nilearn)",
-            "sha256": {k: sha256_file(mni152_path(k)) for k in ("gm", "wm")},
-            "files": {k: MNI152_FILES[k] for k in ("gm", "wm")},
-            **SYNTH_AUGMENTATIONS,
-        }
-    return build_manifest(sources, augmentations, (slice_hash(im) for im in slices.images),
-                          split, synthetic)
-
-
-def _describe_source(file: str) -> str:
-    if Path(file).name == MNI152_FILES["t1"]:
-        return "MNI152 2009a symmetric T1 template (nilearn package data)"
-    return str(file)
-
-
-def _count_origins(origins: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for origin in origins:
-        file, axis, _ = origin.rsplit(":", 2)
-        key = f"{Path(file).name}:{axis}"
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def _metadata(config: TrainConfig, data: dict, history: list, device: torch.device,

@@ -22,6 +22,7 @@ from learned.data.dataset import (
 )
 from learned.data.synth import Synthesizer
 from learned.models.unrolled import UnrolledNet
+from learned.training.losses import ssim_loss
 
 
 def cartesian(mask: np.ndarray | torch.Tensor):
@@ -102,7 +103,7 @@ def kspace_batch(
         _, k, _ = simulate_one(np.ascontiguousarray(window), rng, sim.accelerations[which],
                                sim.center_fractions[which], noise, sim.phase, mask_seed)
         kspace.append(k)
-        targets.append(window)
+        targets.append(np.abs(window))
     return (np.stack(kspace).astype(np.complex64), mask,
             np.stack(targets).astype(np.float32))
 
@@ -129,8 +130,6 @@ def unrolled_loss(model: UnrolledNet, kspace: torch.Tensor, mask: np.ndarray,
     Tensor
         Scalar loss.
     """
-    from learned.training.train import ssim_loss
-
     op = cartesian(mask)
     output = model(kspace, op)
     if kind == "ssim":

@@ -1,0 +1,76 @@
+"""Centred, orthonormal 2-D Fourier transforms (fastMRI's ``fft2c`` / ``ifft2c``).
+
+The transforms act on the last two axes of complex arrays of any leading shape,
+NumPy arrays (``scipy.fft``) and torch tensors (``torch.fft``, differentiable, on
+the tensor's device) alike; torch is imported only when a tensor is passed.
+``ifftshift`` before and ``fftshift`` after the transform put the zero frequency
+in the centre for odd and even sizes alike, exactly as fastMRI does.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import scipy.fft
+
+from csmri.arrays import is_torch
+
+_AXES = (-2, -1)
+
+
+def fft_workers() -> int | None:
+    """Threads for ``scipy.fft``: ``CSMRI_FFT_WORKERS``, else None (see :mod:`csmri.backend`)."""
+    value = os.environ.get("CSMRI_FFT_WORKERS")
+    return int(value) if value else None
+
+
+def _torch_fft2c(x: Any, inverse: bool) -> Any:
+    import torch
+
+    transform = torch.fft.ifft2 if inverse else torch.fft.fft2
+    shifted = torch.fft.ifftshift(x, dim=_AXES)
+    return torch.fft.fftshift(transform(shifted, dim=_AXES, norm="ortho"), dim=_AXES)
+
+
+def fft2c(image: Any) -> Any:
+    """Centred orthonormal 2-D FFT over the last two axes.
+
+    Parameters
+    ----------
+    image : ndarray or torch.Tensor, shape (..., H, W)
+        Complex image(s).
+
+    Returns
+    -------
+    ndarray or torch.Tensor, shape (..., H, W)
+        k-space with the zero frequency at index ``(H // 2, W // 2)``, of the input's kind.
+    """
+    if is_torch(image):
+        return _torch_fft2c(image, inverse=False)
+    shifted = scipy.fft.ifftshift(image, axes=_AXES)
+    kspace = scipy.fft.fft2(shifted, axes=_AXES, norm="ortho", workers=fft_workers())
+    return scipy.fft.fftshift(kspace, axes=_AXES)
+
+
+def ifft2c(kspace: Any) -> Any:
+    """Centred orthonormal inverse 2-D FFT over the last two axes.
+
+    Parameters
+    ----------
+    kspace : ndarray or torch.Tensor, shape (..., H, W)
+        Centred k-space.
+
+    Returns
+    -------
+    ndarray or torch.Tensor, shape (..., H, W)
+        Complex image(s); ``ifft2c(fft2c(x)) == x`` up to rounding.
+    """
+    if is_torch(kspace):
+        return _torch_fft2c(kspace, inverse=True)
+    shifted = scipy.fft.ifftshift(kspace, axes=_AXES)
+    image = scipy.fft.ifft2(shifted, axes=_AXES, norm="ortho", workers=fft_workers())
+    return scipy.fft.fftshift(image, axes=_AXES)
+
+
+__all__ = ["fft2c", "fft_workers", "ifft2c"]
