@@ -61,8 +61,12 @@ def reconstruct_3d(
     """
     check_volume(kspace, mask)
     planes = readout_to_planes(kspace * (np.asarray(mask) != 0))
-    if isinstance(maps, str):
-        maps = estimate_maps(planes, np.asarray(mask) != 0, maps)
+    if isinstance(maps, str):  # per chunk: ESPIRiT's C x C matrices per pixel are the peak
+        mode = maps
+        maps = np.concatenate([
+            estimate_maps(planes[i : i + chunk], np.asarray(mask) != 0, mode)
+            for i in range(0, len(planes), chunk)
+        ])
     magnitude = np.concatenate([  # |A^H y| chunk by chunk: no double-precision volume copy
         np.abs(Sense(maps[i : i + chunk], mask).adjoint(planes[i : i + chunk]))
         for i in range(0, len(planes), chunk)
