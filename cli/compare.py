@@ -110,6 +110,13 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     help="U-Net and CS: cuda runs on the GPU (CS on torch); cpu runs CS on the NumPy backend.",
 )
 @click.option(
+    "--trajectory",
+    default=None,
+    type=click.Choice(["radial", "golden", "tiny-golden", "spiral"]),
+    help="Simulate image inputs on this non-Cartesian trajectory (NUFFT) instead of column "
+    "masks; --accel is then relative to Nyquist.",
+)
+@click.option(
     "--maps",
     default="espirit",
     type=click.Choice(["espirit", "lowres"]),
@@ -143,6 +150,7 @@ def compare(
     output_dir: Path | None,
     fmt: str,
     device: str,
+    trajectory: str | None,
     maps: str,
     adapt: int,
     scheduler: str,
@@ -211,6 +219,7 @@ def compare(
         slices,
         maps,
         "cpu" if device == "cpu" else resolve_device(device) or "cpu",
+        trajectory,
     )
     if methods == DEFAULT_METHODS and any(case.maps is not None for case in cases):
         methods = methods.replace("zero-filled,", f"zero-filled,{MULTICOIL_EXTRA},", 1)

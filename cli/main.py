@@ -11,6 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 
+from csmri._version import __version__
 from csmri.errors import CsmriError, one_line
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,6 +51,13 @@ class CsmriGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         """Run the sub-command, reporting :class:`CsmriError` as one line."""
+        import warnings
+
+        def one_line_warning(message, category, *args, **kwargs) -> None:
+            click.echo(f"csmri: warning: {one_line(message)}", err=True)
+
+        if not sys.warnoptions:  # a user's -W wins; pytest installs its own hook
+            warnings.showwarning = one_line_warning
         try:
             return super().invoke(ctx)
         except CsmriError as error:
@@ -93,7 +101,7 @@ class CsmriGroup(click.Group):
 
 @click.group(cls=CsmriGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-@click.version_option(package_name="csmri")
+@click.version_option(version=__version__, prog_name="csmri")
 def csmri(debug: bool) -> None:
     """Compressed-sensing and learned MRI reconstruction on the same undersampled k-space."""
 

@@ -54,6 +54,17 @@ from csmri.mri.simulate import simulate as simulate_kspace
     show_default=True,
     help="Noise correlation between neighbouring coils (with --coils and --noise).",
 )
+@click.option(
+    "--trajectory",
+    default=None,
+    type=click.Choice(["radial", "golden", "tiny-golden", "spiral"]),
+    help="Non-Cartesian k-space (NUFFT, BART units) written as .npz with SigPy's coord; "
+    "--accel is then relative to Nyquist.",
+)
+@click.option("--spokes", default=None, type=click.IntRange(min=1),
+              help="Radial spokes (default: Nyquist's pi/2 N divided by --accel).")
+@click.option("--interleaves", default=None, type=click.IntRange(min=1),
+              help="Spiral arms (default 8).")
 @overwrite_option
 def simulate(
     image: Path | None,
@@ -68,6 +79,9 @@ def simulate(
     slices: str | None,
     coils: int | None,
     coil_correlation: float,
+    trajectory: str | None,
+    spokes: int | None,
+    interleaves: int | None,
     overwrite: bool,
 ) -> None:
     """Simulate undersampled single-coil k-space from IMAGE (default: the embedded sample).
@@ -76,9 +90,11 @@ def simulate(
     Writes kspace (masked), mask and reconstruction_esc (the magnitude target);
     with --coils N, multi-coil kspace (slices, N, H, W) and reconstruction_rss.
     """
-    if output.suffix.lower() != ".h5":
+    suffix = ".npz" if trajectory else ".h5"
+    if output.suffix.lower() != suffix:
         raise UsageError(
-            f"{output}: simulate writes fastMRI .h5 files; give an output ending in .h5"
+            f"{output}: simulate writes {'non-Cartesian .npz' if trajectory else 'fastMRI .h5'} "
+            f"files; give an output ending in {suffix}"
         )
     inputs = (image,) if image is not None else ()
     check_output_path(output, overwrite, inputs)
@@ -87,6 +103,10 @@ def simulate(
         images, source = select_slices(load_sample(), selection), "embedded Colin27 sample"
     else:
         images, source = read_images(image, axis=axis, slices=selection), str(image)
+    if trajectory:
+        click.echo(simulate_trajectory(images, output, trajectory, accel, seed, noise, phase,
+                                       coils or 1, spokes, interleaves, source))
+        return
     if mask_type == "equispaced" and accel != int(accel):
         raise InputError(f"equispaced masks need an integer --accel, got {accel}")
     if coils is not None:
@@ -157,3 +177,21 @@ def simulate_coils(
         f"{data.mask[0].sum()}/{shape[1]} columns "
         f"(realised acceleration {data.attrs['realised_acceleration']:.2f}x)"
     )
+
+
+def simulate_trajectory(images, output, kind, accel, seed, noise, phase, coils, spokes,
+                        interleaves, source) -> str:
+    """Write simulated radial/spiral k-space as .npz; returns the summary line."""
+    from csmri.io import write_acquisition
+    from csmri.mri.noncartesian_sim import simulate_noncartesian
+
+    acq = simulate_noncartesian(images, kind, accel, seed, noise, phase, coils, spokes,
+                                interleaves)
+    acq.attrs["source"] = source
+    acq.maps = None  # as a scanner file: the maps are estimated from the data
+    with atomic_path(output) as temp:
+        write_acquisition(temp, acq)
+    samples = "x".join(str(s) for s in acq.trajectory.samples)
+    return (f"wrote {output}: {acq.num_slices} slices, {kind} trajectory {samples} "
+            f"(readout x lines), {coils} coil(s), matrix {acq.image_shape[0]}x"
+            f"{acq.image_shape[1]}")

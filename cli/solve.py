@@ -30,6 +30,18 @@ def maps_option_check(ctx: click.Context, param: click.Parameter, value: str) ->
     raise click.BadParameter(f"{value!r}: use espirit or lowres, or a maps file")
 
 
+def _matrix_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, int] | None:
+    """``--matrix HxW`` -> ``(H, W)``."""
+    if value is None:
+        return None
+    parts = value.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 8 for p in parts):
+        raise click.BadParameter(f"{value!r}: give the matrix as HxW, e.g. 256x256 (>= 8)")
+    return int(parts[0]), int(parts[1])
+
+
 def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> str:
     from csmri.regularizers import check_wavelet
 
@@ -110,6 +122,19 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
     "backend; auto takes cuda when torch sees one.",
 )
 @click.option(
+    "--traj",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="BART trajectory .cfl of radial/spiral k-space IN (bart traj units: k in pixels).",
+)
+@click.option(
+    "--matrix",
+    default=None,
+    callback=_matrix_option,
+    help="Image matrix HxW of non-Cartesian data (default: the file's, else the trajectory's "
+    "extent).",
+)
+@click.option(
     "--coil-axis",
     default=None,
     type=int,
@@ -153,6 +178,8 @@ def solve(
     slices: str | None,
     model: Path | None,
     device: str,
+    traj: Path | None,
+    matrix: tuple[int, int] | None,
     coil_axis: int | None,
     maps_option: str,
     save_maps: Path | None,
@@ -193,6 +220,8 @@ def solve(
         needs_maps=method not in ("zero-filled", "unet", "grappa") or save_maps is not None,
         coils=coils,
         device=where,
+        traj=traj,
+        matrix=matrix,
     )
     acq = prepared.acq
     if method in ("sense-adjoint", "grappa") and not acq.is_multicoil:
@@ -204,7 +233,7 @@ def solve(
     if method == "cs" and lam is None:
         from csmri.app.autolambda import auto_lambda
 
-        choice = auto_lambda(kspace, mask, reg, acq.is_multicoil)
+        choice = auto_lambda(kspace, mask, reg, acq.is_multicoil, acq.acceleration)
         lam, lam_note = choice.lam, f", lambda {choice.lam:.3g} (auto: {choice.rule})"
     recon_method = _build_method(method, reg, lam, solver, iters, tol, wavelet, model, device)
     if adapt:

@@ -14,15 +14,9 @@ the Numba kernels from their on-disk cache, is imported on first use
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from csmri._version import __version__
 from csmri.lazy import lazy_exports
 from csmri.moved import CSMRI_MOVES, keep_old_paths
-
-try:
-    __version__ = version("csmri")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0"
 
 __all__ = ["__version__", "reconstruct"]
 

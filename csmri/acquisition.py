@@ -53,15 +53,42 @@ class Header:
     trajectory: str = "cartesian"
 
 
+@dataclass(frozen=True)
+class Trajectory:
+    """Non-Cartesian sampling: where each sample was taken, and the image grid.
+
+    Attributes
+    ----------
+    coords : ndarray of float64, shape ``(3, *samples)``
+        k-space coordinates in BART's units and order (``bart traj``: k in pixels, i.e.
+        cycles per field of view, ``|k| <= N/2``; dim 0 the readout ``H``, dim 1 ``W``,
+        dim 2 zero for 2-D).
+    matrix : tuple of int
+        ``(H, W)`` of the image (the header's, the user's ``--matrix``, or the
+        trajectory's extent).
+    density : ndarray of float64, shape ``(*samples)``, optional
+        Density-compensation weights (Pipe-Menon when omitted).
+    """
+
+    coords: np.ndarray
+    matrix: tuple[int, int]
+    density: np.ndarray | None = None
+
+    @property
+    def samples(self) -> tuple[int, ...]:
+        """Shape of the samples per coil, ``coords.shape[1:]``."""
+        return tuple(self.coords.shape[1:])
+
+
 @dataclass
 class Acquisition:
     """Undersampled multi-coil (or one-coil) k-space with everything needed to reconstruct it.
 
     Attributes
     ----------
-    kspace : ndarray of complex64, shape (S, C, H, W)
-        Measured samples, zero where not sampled.
-    mask : ndarray of bool, shape (H, W)
+    kspace : ndarray of complex64, shape (S, C, H, W), or ``(S, C, *samples)`` with a trajectory
+        Measured samples, zero where not sampled (Cartesian).
+    mask : ndarray of bool, shape (H, W), or None with a trajectory
         Sampled locations (a column mask is broadcast over the rows).
     maps : ndarray of complex64, shape (S, C, H, W), optional
         Coil sensitivities (from the file, a maps file, or
@@ -82,6 +109,8 @@ class Acquisition:
         Seconds spent estimating :attr:`maps` (0 when they came with the data).
     maps_source : str
         Where the maps came from (``"file"``, ``"espirit"``, ``"lowres"``, a path, or "").
+    trajectory : Trajectory, optional
+        Non-Cartesian sampling (radial, spiral); None for Cartesian data.
     """
 
     kspace: np.ndarray
@@ -95,9 +124,20 @@ class Acquisition:
     mask_inferred: bool = False
     maps_seconds: float = 0.0
     maps_source: str = ""
+    trajectory: Trajectory | None = None
     _sha256: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.trajectory is not None:
+            samples = self.trajectory.samples
+            if self.kspace.ndim != 2 + len(samples) or self.kspace.shape[2:] != samples:
+                raise ValueError(f"k-space {self.kspace.shape} does not fit the trajectory's "
+                                 f"samples {samples}: expected (slices, coils, *samples)")
+            self.mask = None
+            expected = (*self.kspace.shape[:2], *self.trajectory.matrix)
+            if self.maps is not None and self.maps.shape != expected:
+                raise ValueError(f"maps {self.maps.shape} do not fit {expected}")
+            return
         if self.kspace.ndim != 4:
             raise ValueError(f"k-space must be (slices, coils, H, W), got {self.kspace.shape}")
         mask = np.asarray(self.mask, dtype=bool)
@@ -125,15 +165,39 @@ class Acquisition:
         return self.num_coils > 1 or self.maps is not None
 
     @property
+    def is_cartesian(self) -> bool:
+        """True for samples on the Cartesian grid (a mask), False with a trajectory."""
+        return self.trajectory is None
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the reconstructed images."""
+        if self.trajectory is not None:
+            return self.trajectory.matrix
+        return tuple(self.kspace.shape[-2:])
+
+    @property
     def columns(self) -> np.ndarray | None:
         """The ``(W,)`` column mask when every row is sampled alike, else None."""
+        if self.mask is None:
+            return None
         if np.all(self.mask == self.mask[:1]):
             return self.mask[0].copy()
         return None
 
     @property
     def acceleration(self) -> float:
-        """Realised acceleration: all locations over sampled ones."""
+        """Realised acceleration: all grid locations over sampled ones.
+
+        With a trajectory: the acquisition's nominal ``attrs["acceleration"]`` when known,
+        else Nyquist over measured spokes of a ``(readout, spokes)`` layout (radial
+        convention, ``pi/2 max(H, W)`` spokes at Nyquist).
+        """
+        if self.trajectory is not None:
+            if "acceleration" in self.attrs:
+                return float(self.attrs["acceleration"])
+            lines = self.trajectory.samples[-1] if len(self.trajectory.samples) > 1 else 1
+            return float(np.pi / 2 * max(self.trajectory.matrix) / max(lines, 1))
         return float(self.mask.size / max(int(self.mask.sum()), 1))
 
     @property
@@ -141,17 +205,24 @@ class Acquisition:
         """SHA-256 (hex) of the k-space bytes followed by the mask bytes (provenance)."""
         if self._sha256 is None:
             digest = hashlib.sha256(np.ascontiguousarray(self.kspace).tobytes())
-            digest.update(np.ascontiguousarray(self.mask).tobytes())
+            sampling = self.mask if self.trajectory is None else self.trajectory.coords
+            digest.update(np.ascontiguousarray(sampling).tobytes())
             self._sha256 = digest.hexdigest()
         return self._sha256
 
-    def solver_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """``(kspace, mask, maps)`` as the reconstruction methods take them.
+    def solver_inputs(self) -> tuple[np.ndarray, np.ndarray | Trajectory, np.ndarray | None]:
+        """``(kspace, sampling, maps)`` as the reconstruction methods take them.
 
         One coil without maps gives single-coil ``(S, H, W)`` k-space and the ``(W,)``
         column mask where there is one (the fast single-coil paths); otherwise the
-        ``(S, C, H, W)`` k-space, the ``(H, W)`` mask and the maps.
+        ``(S, C, H, W)`` k-space, the ``(H, W)`` mask and the maps.  With a trajectory the
+        sampling is the :class:`Trajectory` and the k-space ``(S, *samples)`` for one
+        coil without maps, else ``(S, C, *samples)``.
         """
+        if self.trajectory is not None:
+            if not self.is_multicoil:
+                return self.kspace[:, 0], self.trajectory, None
+            return self.kspace, self.trajectory, self.maps
         if not self.is_multicoil:
             columns = self.columns
             return self.kspace[:, 0], self.mask if columns is None else columns, None

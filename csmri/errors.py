@@ -53,3 +53,11 @@ class UsageError(CsmriError, ValueError):
 
 class SolverError(CsmriError):
     """A solver diverged or produced non-finite values."""
+
+
+class DataWarning(UserWarning):
+    """The data contradict the file's header (or look suspicious): the data decide.
+
+    Readers warn with this category; :func:`csmri.io.read_acquisition` passes these on
+    (library warnings are silenced) and the ``csmri`` command prints each as one line.
+    """

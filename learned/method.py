@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from csmri.acquisition import Trajectory
 from csmri.app.methods import MethodResult
 from csmri.errors import UsageError
 from csmri.mri.baseline import rss_zero_filled
@@ -121,6 +123,8 @@ class UnetMethod:
         ``seconds`` includes the adaptation; ``iterations`` are the adaptation steps taken
         per slice (1 for a plain one-shot pass).
         """
+        if isinstance(mask, Trajectory):
+            return self._run_noncartesian(kspace, mask, maps)
         columns = column_mask(mask)
         multicoil = np.ndim(kspace) == 4
         if multicoil and self.kind == "unrolled" and maps is None:
@@ -140,6 +144,29 @@ class UnetMethod:
             steps = [result.steps_run for result in results]
         seconds = time.perf_counter() - start
         return MethodResult(np.asarray(images, dtype=np.float32), seconds, steps)
+
+    def _run_noncartesian(
+        self, kspace: np.ndarray, sampling: Trajectory, maps: np.ndarray | None
+    ) -> MethodResult:
+        """Radial/spiral k-space: :mod:`learned.noncartesian` (no adaptation there yet)."""
+        if self.adapt_steps:
+            raise UsageError(f"{self.name}: test-time adaptation of non-Cartesian data is "
+                             "not built yet")
+        from learned.noncartesian import unrolled_noncartesian
+
+        start = time.perf_counter()
+        if self.kind == "unrolled":
+            device = torch.device(self.device)
+            images = unrolled_noncartesian(kspace, sampling, self.model.to(device), device, maps)
+        else:  # the U-Net on the gridding image, as on the RSS image: no data consistency
+            from csmri.app.methods import gridding
+
+            image = gridding(kspace, sampling, maps)
+            full = np.ones(image.shape[-1], dtype=bool)
+            images = reconstruct(fft2c(image.astype(np.complex64)), full, model=self.model,
+                                 device=self.device, data_consistency_mode="none")
+        return MethodResult(np.asarray(images, np.float32), time.perf_counter() - start,
+                            [1] * len(images))
 
     def _reconstruct(
         self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None

@@ -185,3 +185,25 @@ def test_partition_indices_make_3d_data_and_reversed_readouts_are_refused(tmp_pa
     _write(tmp_path / "epi.h5", [(full[:, :, 0, 0], 8, 0, 0, ismrmrd.ACQ_IS_REVERSE)])
     with pytest.raises(InputError, match=r"epi.h5: reversed \(EPI\) readouts"):
         read_ismrmrd_raw(tmp_path / "epi.h5")
+
+
+def test_a_2d_raw_scan_becomes_an_acquisition_with_its_header_and_noise(tmp_path, full, rng):
+    from csmri.io.raw_convert import to_acquisition
+    from csmri.mri.prewhiten import bandwidth_scale, noise_covariance
+
+    imaging = [(full[:, 6:, r], 2, r, 0, 0) for r in range(6, 16)]  # 5/8 in both axes
+    noise = [rng.standard_normal((4, 64)).astype(np.complex64)]
+    _write(tmp_path / "raw.h5", imaging, noise=noise, recon=(8, 16, 1))
+    scan = read_ismrmrd_raw(tmp_path / "raw.h5")
+    acq = to_acquisition(scan)
+    np.testing.assert_array_equal(acq.kspace, scan.kspace)
+    np.testing.assert_array_equal(acq.mask, scan.mask[0])
+    assert acq.header.encoded_matrix == (16, 16) and acq.header.recon_matrix == (8, 16)
+    assert acq.header.partial_fourier == (0.625, 0.625) and acq.header.fov_mm == (200.0, 180.0)
+    scale = bandwidth_scale(10.0, 5.0, 0.79)
+    np.testing.assert_allclose(acq.noise_covariance * scale**2, noise_covariance(noise[0]))
+    assert acq.attrs["format"] == "ismrmrd" and acq.source.name == "raw.h5"
+    volume = [(full[:, :, r], 8, r, p, 0) for r in range(16) for p in range(2)]
+    _write(tmp_path / "3d.h5", volume, matrix=(16, 16, 2))
+    with pytest.raises(InputError, match=r"3d.h5: 3-D k-space: an Acquisition holds 2-D"):
+        to_acquisition(read_ismrmrd_raw(tmp_path / "3d.h5"))

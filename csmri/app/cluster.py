@@ -32,6 +32,7 @@ from csmri.app.batch import (
 )
 from csmri.app.methods import ReconMethod
 from csmri.errors import CsmriError, UsageError, one_line
+from csmri.extras import require
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a remote scheduler before giving up
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -159,7 +160,7 @@ def _run_dask(
     bar: tqdm,
 ) -> dict[Job, Outcome]:
     """Submit one task per part (plus a joining task for split volumes); collect outcomes."""
-    from distributed import as_completed
+    as_completed = require("distributed", "dask", "a Dask cluster").as_completed
 
     # The method travels inside every task, not scattered: scattered data dies with its
     # worker and cannot be recomputed, which would cancel every task that needs it.
@@ -204,7 +205,8 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator:
         For an address that is not ``local`` or ``scheme://host:port``, or a
         scheduler that cannot be reached within :data:`CONNECT_TIMEOUT` seconds.
     """
-    from distributed import Client, LocalCluster
+    distributed = require("distributed", "dask", "a Dask cluster (--scheduler)")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if scheduler == "local":
         count = workers or os.cpu_count() or 1

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from csmri.acquisition import Trajectory
 from csmri.defaults import DEFAULT_WAVELET
 from csmri.errors import UsageError
 from csmri.mri.baseline import rss_zero_filled, sense_adjoint, zero_filled
@@ -45,6 +46,47 @@ class MethodResult:
     seconds: float
     iterations: list[int] = field(default_factory=list)
     history: list = field(default_factory=list)
+
+
+def gridding(kspace: np.ndarray, sampling: Trajectory, maps: np.ndarray | None) -> np.ndarray:
+    """Non-Cartesian zero-filled magnitudes: the density-compensated adjoint (gridding).
+
+    Coil-combined by the maps when given, else the RSS of the per-coil gridding images of
+    multi-coil ``(S, C, *samples)`` k-space, or single-coil ``(S, *samples)``.
+    """
+    from csmri.app.noncartesian import gridding_reconstruction
+
+    args = (sampling.coords, sampling.matrix)
+    kwargs = {"weights": sampling.density}
+    kspace = np.asarray(kspace)
+    if maps is not None:
+        combined = gridding_reconstruction(kspace, *args, maps=maps, **kwargs)
+        return np.abs(combined).astype(np.float32)
+    if kspace.ndim == 1 + len(sampling.samples):
+        return np.abs(gridding_reconstruction(kspace, *args, **kwargs)).astype(np.float32)
+    s, c = kspace.shape[:2]
+    coils = gridding_reconstruction(kspace.reshape(s * c, *sampling.samples), *args, **kwargs)
+    coils = coils.reshape(s, c, *sampling.matrix)
+    return np.sqrt(np.sum(np.abs(coils) ** 2, axis=1)).astype(np.float32)
+
+
+def partial_fourier(mask: np.ndarray) -> tuple[int, float] | None:
+    """``(axis, fraction)`` of a partial-Fourier Cartesian mask, or None (symmetric)."""
+    from csmri.mri.partial_fourier import detect_partial_fourier
+
+    mask = np.asarray(mask)
+    return detect_partial_fourier(mask if mask.ndim == 2 else mask[np.newaxis])
+
+
+def _pocs(kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None) -> np.ndarray:
+    """POCS-completed baseline of partial-Fourier data (RSS, or SENSE-combined with maps)."""
+    from csmri.mri.partial_fourier import partial_fourier_baseline
+
+    axis, fraction = partial_fourier(mask)
+    kspace = np.asarray(kspace)
+    coils = kspace if kspace.ndim == 4 else kspace[:, np.newaxis]
+    full = np.broadcast_to(np.asarray(mask) != 0, coils.shape[-2:])
+    return partial_fourier_baseline(coils * full, fraction, axis, "pocs", maps, mask=full)
 
 
 def run_method(
@@ -129,7 +171,11 @@ class ZeroFilled:
     ) -> MethodResult:
         """Zero-filled magnitude images (fastMRI's RSS baseline for coils)."""
         start = time.perf_counter()
-        if np.ndim(kspace) == 4:
+        if isinstance(mask, Trajectory):
+            images = gridding(kspace, mask, None)
+        elif partial_fourier(mask) is not None:  # the baseline a scanner shows: POCS
+            images = np.abs(_pocs(kspace, mask, None)).astype(np.float32)
+        elif np.ndim(kspace) == 4:
             images = rss_zero_filled(np.asarray(kspace) * (np.asarray(mask) != 0))
         else:
             images = np.abs(zero_filled(kspace, mask)).astype(np.float32)
@@ -147,10 +193,15 @@ class SenseAdjoint:
         self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None = None
     ) -> MethodResult:
         """SENSE-adjoint magnitude images."""
-        if maps is None or np.ndim(kspace) != 4:
+        if maps is None:
             raise UsageError("sense-adjoint needs multi-coil k-space and coil maps")
         start = time.perf_counter()
-        images = np.abs(sense_adjoint(np.asarray(kspace) * (np.asarray(mask) != 0), maps))
+        if isinstance(mask, Trajectory):
+            images = gridding(kspace, mask, maps)
+        elif partial_fourier(mask) is not None:
+            images = np.abs(_pocs(kspace, mask, maps))
+        else:
+            images = np.abs(sense_adjoint(np.asarray(kspace) * (np.asarray(mask) != 0), maps))
         return MethodResult(images.astype(np.float32), time.perf_counter() - start,
                             [1] * len(images))
 
@@ -199,6 +250,15 @@ class CompressedSensing:
 
     def _solve(self, kspace: np.ndarray, mask: np.ndarray, maps=None, callback=None):
         from csmri.app.reconstruct import reconstruct
+
+        if isinstance(mask, Trajectory):  # radial, spiral: the NUFFT through the same solvers
+            from csmri.app.noncartesian import reconstruct_noncartesian
+
+            return reconstruct_noncartesian(
+                kspace, mask.coords, mask.matrix, maps=maps, weights=mask.density,
+                reg=self.reg, lam=self.lam, solver=self.solver, max_iter=self.max_iter,
+                tol=self.tol, wavelet=self.wavelet, device=self.device,
+            )
 
         return reconstruct(
             kspace,
@@ -260,6 +320,8 @@ class CompressedSensing:
 
         result = self._solve(kspace, mask, maps, callback=score)
         history = result.history[0]
+        if not scores:  # the non-Cartesian solve takes no callback: objective and time only
+            scores = [float("nan")] * len(history.objective)
         return {
             "objective": list(history.objective),
             "seconds": np.cumsum(history.time).tolist(),

@@ -24,16 +24,18 @@ import numpy as np
 from csmri.app.reconstruct import Reconstruction, _check_options, resolve_defaults
 from csmri.app.scaling import robust_scale
 from csmri.arrays import is_torch
-from csmri.defaults import DEFAULT_TV_ITER, DEFAULT_WAVELET, TGVS
+from csmri.defaults import DEFAULT_TV_ITER, DEFAULT_WAVELET, REWEIGHTED_TGV, TGVS
 from csmri.device import resolve_device, to_device
-from csmri.errors import InputError, UsageError
+from csmri.errors import InputError
 from csmri.linop.base import Scaled
 from csmri.linop.nufft import NUFFT, SenseNUFFT
 from csmri.mri.density import pipe_menon
 from csmri.mri.trajectories import matrix_size
 from csmri.regularizers import make_terms
+from csmri.regularizers.reweighted import REWEIGHTS
 from csmri.solvers import admm, proximal_gradient
 from csmri.solvers.normal_data import NormalLeastSquares
+from csmri.solvers.tgv_general import tgv_general
 
 #: Conjugate-gradient tolerance and iterations of ADMM's x-update (warm-started, so a
 #: loose relative residual suffices; measured in benchmarks/bench_noncartesian.py).
@@ -88,18 +90,19 @@ def reconstruct_noncartesian(
 
     Parameters
     ----------
-    kspace : array, shape (*samples), (S, *samples), or with maps (C, *samples), (S, C, *samples)
-        Samples at the trajectory points (BART's ``bart nufft`` units).
-    traj : array, shape (2 or 3, *samples)
+    kspace : array, shape ``([S,] [C,] *samples)``
+        Samples at the trajectory points (BART's ``bart nufft`` units); ``(*samples)`` or
+        ``(S, *samples)``, and with maps ``(C, *samples)`` or ``(S, C, *samples)``.
+    traj : array, shape ``(2 or 3, *samples)``
         BART-convention coordinates in pixels (:mod:`csmri.mri.trajectories`).
     shape : tuple of int, optional
         ``(H, W)``; from the trajectory's extent (:func:`matrix_size`) when omitted.
     maps : array, shape (C, H, W) or (S, C, H, W), optional
         Coil sensitivities.
-    weights : array, shape (*samples), optional
+    weights : array, shape ``(*samples)``, optional
         Density compensation for the scale and the start (Pipe-Menon when omitted).
     reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, seed, rho, tv_iter
-        As in :func:`csmri.app.reconstruct.reconstruct` (TGV is Cartesian only), except
+        As in :func:`csmri.app.reconstruct.reconstruct` (TGV by the general solver), except
         that the solver defaults to ADMM for every regulariser.
     cg_tol, cg_iter : float, int
         ADMM's conjugate-gradient x-update: relative residual and most iterations.
@@ -117,8 +120,6 @@ def reconstruct_noncartesian(
     # and FISTA at step 1/L ended 10 dB below ADMM after 100 iterations (64x64, 24 spokes).
     lam, solver, cycle_spin = resolve_defaults(reg, lam, solver or "admm", cycle_spin)
     _check_options(reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, None)
-    if reg in TGVS:
-        raise UsageError(f"{reg} has a Cartesian solver only; use tv, wavelet or tv+wavelet")
     shape = matrix_size(traj) if shape is None else (int(shape[0]), int(shape[1]))
     device = resolve_device(device, kspace)
     host, maps = _stacks(kspace, traj, maps)
@@ -141,12 +142,20 @@ def reconstruct_noncartesian(
             start=to_device((gridded / factor).astype(np.complex64)[None], device),
             aty=to_device(aty.astype(np.complex64)[None], device), cg_tol=cg_tol, cg_iter=cg_iter,
         )
-        terms = make_terms(reg, shape, lam, wavelet=wavelet, levels=levels,
-                           cycle_spin=cycle_spin, slice_seeds=[[int(seed), s]], tv_iter=tv_iter)
         kwargs = {"max_iter": max_iter, "tol": tol}
-        if solver == "admm":
+        if reg in TGVS:  # the general TGV: its x-update is this data term's CG solve
+            reweights = REWEIGHTS if reg == REWEIGHTED_TGV else 0
+            image, history = tgv_general(data, float(lam), rho=rho, reweights=reweights,
+                                         **kwargs)
+        elif solver == "admm":
+            terms = make_terms(reg, shape, lam, wavelet=wavelet, levels=levels,
+                               cycle_spin=cycle_spin, slice_seeds=[[int(seed), s]],
+                               tv_iter=tv_iter)
             image, history = admm(data, terms, rho=rho, **kwargs)
         else:
+            terms = make_terms(reg, shape, lam, wavelet=wavelet, levels=levels,
+                               cycle_spin=cycle_spin, slice_seeds=[[int(seed), s]],
+                               tv_iter=tv_iter)
             ((regularizer, weight),) = terms
             image, history = proximal_gradient(data, regularizer, weight,
                                                accelerate=solver == "fista", **kwargs)

@@ -43,6 +43,8 @@ def prepare(
     needs_maps: bool = True,
     coils: int | None = None,
     device: str = "cpu",
+    traj: Path | None = None,
+    matrix: tuple[int, int] | None = None,
 ) -> Prepared:
     """Read a k-space file and make it ready for a method.
 
@@ -62,6 +64,10 @@ def prepare(
         SVD-compress multi-coil data to this many virtual coils first.
     device : str
         Torch device for the map estimate.
+    traj : Path, optional
+        BART trajectory of non-Cartesian k-space in ``path``.
+    matrix : tuple of int, optional
+        Image matrix of non-Cartesian data.
 
     Returns
     -------
@@ -71,7 +77,7 @@ def prepare(
     from csmri.io import read_acquisition
     from csmri.io.images import select_slices
 
-    acq = read_acquisition(path, coil_axis)
+    acq = read_acquisition(path, coil_axis, traj, matrix)
     maps_file = maps not in ("espirit", "lowres")
     if maps_file and acq.num_coils > 1 and needs_maps:
         from csmri.io.maps import read_maps

@@ -6,7 +6,8 @@ per format: :mod:`~csmri.io.fastmri` (fastMRI ``.h5``, single- and multi-coil),
 :mod:`~csmri.io.cfl` (BART), :mod:`~csmri.io.numpy_files` (``.npy``/``.npz``),
 :mod:`~csmri.io.ismrmrd` (MRD raw data), :mod:`~csmri.io.twix` (Siemens raw data, the
 ``twix`` extra; it and :func:`csmri.io.ismrmrd.read_ismrmrd_raw` return a
-:class:`csmri.io.raw.RawScan`: calibration lines, noise scan, partial Fourier, 3-D) and
+:class:`csmri.io.raw.RawScan`: calibration lines, noise scan, partial Fourier, 3-D;
+:mod:`~csmri.io.raw_convert` prewhitens it or makes it an Acquisition) and
 :mod:`~csmri.io.images` (NIfTI, PNG and the embedded sample: the images that ``simulate``
 turns into k-space); plus coil-map files
 (:mod:`~csmri.io.maps`), reconstructions (:mod:`~csmri.io.reconstruction`), the checks
@@ -21,23 +22,38 @@ import warnings
 from pathlib import Path
 
 from csmri.acquisition import Acquisition
-from csmri.errors import InputError
+from csmri.errors import DataWarning, InputError
 
-KSPACE_SUFFIXES = (".h5", ".cfl", ".hdr", ".npy", ".npz")
+KSPACE_SUFFIXES = (".h5", ".cfl", ".hdr", ".npy", ".npz", ".dat")
 """Suffixes of the k-space files :func:`read_acquisition` reads."""
 
 
-def read_acquisition(path: str | Path, coil_axis: int | None = None) -> Acquisition:
+def read_acquisition(
+    path: str | Path,
+    coil_axis: int | None = None,
+    traj: str | Path | None = None,
+    matrix: tuple[int, int] | None = None,
+) -> Acquisition:
     """Read any supported k-space file (single- or multi-coil) into an :class:`Acquisition`.
 
     Parameters
     ----------
     path : str or Path
-        fastMRI ``.h5`` (single- or multi-coil), ISMRMRD ``.h5``, BART ``.cfl``/``.hdr``,
-        ``.npy`` or ``.npz`` (``kspace``, optional ``mask``, ``target``, ``sens_maps``).
+        fastMRI ``.h5`` (single- or multi-coil), ISMRMRD ``.h5`` and Siemens twix ``.dat``
+        raw data (prewhitened with their noise scans, calibration lines embedded, 3-D
+        split along the readout: :func:`csmri.io.raw_convert.scan_to_acquisition`),
+        BART ``.cfl``/``.hdr``,
+        ``.npy`` or ``.npz`` (``kspace``, optional ``mask``, ``target``, ``sens_maps``; or
+        non-Cartesian ``kspace`` with SigPy's ``coord``).
     coil_axis : int, optional
         Coil axis of a ``.npy``/``.npz`` array (default: 1 for 4-D arrays; 3-D arrays are
         single-coil slices unless it is given).
+    traj : str or Path, optional
+        BART trajectory ``.cfl`` of non-Cartesian k-space in ``path`` (``bart traj``
+        units: k in pixels, readout along dim 1).
+    matrix : tuple of int, optional
+        ``(H, W)`` image matrix of non-Cartesian data (default: the file's, else the
+        trajectory's extent).
 
     Returns
     -------
@@ -57,12 +73,33 @@ def read_acquisition(path: str | Path, coil_axis: int | None = None) -> Acquisit
         require_file(data_file, "a BART .cfl data file")
     else:
         require_file(path, "a k-space file")
-    with warnings.catch_warnings():  # one line per problem: no library warnings on stderr
-        warnings.simplefilter("ignore")
-        if suffix == ".h5" and _is_ismrmrd(path):
-            from csmri.io.ismrmrd import read_ismrmrd
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # library warnings: not shown
+            warnings.simplefilter("always")
+            return _read(path, suffix, coil_axis, traj, matrix)
+    finally:  # the readers' own warnings (the data contradict the header) are passed on
+        for message in [w.message for w in caught if issubclass(w.category, DataWarning)]:
+            warnings.warn(message, DataWarning, stacklevel=2)
 
-            return read_ismrmrd(path)
+
+def _read(
+    path: Path, suffix: str, coil_axis: int | None, traj: str | Path | None,
+    matrix: tuple[int, int] | None,
+) -> Acquisition:
+    """Dispatch on the suffix (and content): one place for every format."""
+    if True:
+        if traj is not None or (suffix == ".npz" and _has_member(path, "coord.npy")):
+            return _read_noncartesian(path, traj, matrix)
+        if suffix == ".h5" and _is_ismrmrd(path):
+            from csmri.io.ismrmrd import read_ismrmrd_raw
+            from csmri.io.raw_convert import scan_to_acquisition
+
+            return scan_to_acquisition(read_ismrmrd_raw(path))
+        if suffix == ".dat":
+            from csmri.io.raw_convert import scan_to_acquisition
+            from csmri.io.twix import read_twix
+
+            return scan_to_acquisition(read_twix(path))
         if suffix == ".h5":
             from csmri.io.fastmri import read_fastmri
 
@@ -80,6 +117,45 @@ def read_acquisition(path: str | Path, coil_axis: int | None = None) -> Acquisit
         f"expected one of {', '.join(KSPACE_SUFFIXES)}",
         path,
     )
+
+
+def _has_member(path: Path, name: str) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return name in archive.namelist()
+    except Exception:  # not a zip: the NumPy reader reports it in one line
+        return False
+
+
+def _read_noncartesian(
+    path: Path, traj: str | Path | None, matrix: tuple[int, int] | None
+) -> Acquisition:
+    """Radial or spiral k-space with its trajectory (:mod:`csmri.io.noncartesian`)."""
+    import numpy as np
+
+    from csmri.acquisition import Trajectory
+    from csmri.io.noncartesian import read_bart_noncartesian, read_npz_noncartesian
+
+    reference = None
+    if traj is None:
+        scan = read_npz_noncartesian(path, matrix)
+        if _has_member(path, "target.npy"):
+            from csmri.io.validate import validate_target
+
+            with np.load(path, allow_pickle=False) as archive:
+                target = archive["target"]
+            reference = validate_target(target, np.empty((len(scan.kspace), *scan.shape)), path)
+    else:
+        from csmri.io.cfl import cfl_pair
+        from csmri.io.checks import require_file
+
+        require_file(cfl_pair(traj)[0], "a BART trajectory .cfl file")
+        scan = read_bart_noncartesian(path, traj, matrix)
+    sampling = Trajectory(scan.traj, tuple(int(s) for s in scan.shape), scan.weights)
+    return Acquisition(np.asarray(scan.kspace, dtype=np.complex64), None, source=path,
+                       reference=reference, trajectory=sampling)
 
 
 def _is_ismrmrd(path: Path) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from csmri.errors import InputError, UsageError
+from csmri.extras import require
 
 COLIN27_PATH = "/usr/share/mricron/templates/ch2.nii.gz"
 """Colin27 T1 volume from Debian's ``mricron-data`` (181 x 217 x 181, 1 mm, RAS)."""
@@ -233,7 +234,7 @@ def read_images(path: str | Path, axis: int = 2, slices: slice | None = None) ->
 
 
 def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image
+    Image = require("PIL.Image", "images", "reading PNG images")
 
     try:
         with Image.open(path, formats=["PNG"]) as image:
@@ -249,7 +250,7 @@ def _read_png(path: Path) -> np.ndarray:
 
 
 def _read_nifti(path: Path, axis: int) -> np.ndarray:
-    import nibabel as nib
+    nib = require("nibabel", "images", "reading NIfTI volumes")
 
     if axis not in (0, 1, 2):
         raise InputError(f"slice axis must be 0, 1 or 2, got {axis}", path)

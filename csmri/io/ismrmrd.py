@@ -24,6 +24,7 @@ import numpy as np
 
 from csmri.acquisition import Acquisition, Header
 from csmri.errors import InputError
+from csmri.extras import require
 from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
 from csmri.io.validate import validate_multicoil
 
@@ -40,7 +41,7 @@ _SKIP_FLAGS = (
 
 def _read(path: Path) -> tuple:
     """The parsed XML header and every acquisition of an ISMRMRD file."""
-    import ismrmrd
+    ismrmrd = require("ismrmrd", "mrd", "reading ISMRMRD/MRD raw data")
 
     try:
         with ismrmrd.Dataset(str(path), "dataset", mode="r") as dataset:
@@ -74,7 +75,7 @@ def read_ismrmrd(path: str | Path) -> Acquisition:
         k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes (also in
         ``attrs``: ``encoded_matrix``, ``recon_matrix``).
     """
-    import ismrmrd
+    ismrmrd = require("ismrmrd", "mrd", "reading ISMRMRD/MRD raw data")
 
     path = Path(path)
     header, acquisitions = _read(path)
@@ -196,7 +197,7 @@ def read_ismrmrd_raw(path: str | Path) -> RawScan:
         imaging, calibration and noise lines, several 3-D slabs, or a slab too
         large to hold.
     """
-    import ismrmrd
+    ismrmrd = require("ismrmrd", "mrd", "reading ISMRMRD/MRD raw data")
 
     path = Path(path)
     header, acquisitions = _read(path)
@@ -307,7 +308,7 @@ def write_ismrmrd(
     trajectory : str
         Header trajectory (``"cartesian"``; others only to test the refusal).
     """
-    import ismrmrd
+    ismrmrd = require("ismrmrd", "mrd", "writing ISMRMRD/MRD raw data")
 
     s, c, h, w = kspace.shape
     xsd = ismrmrd.xsd

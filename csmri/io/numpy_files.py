@@ -63,6 +63,21 @@ def read_numpy(path: Path, coil_axis: int | None = None) -> Acquisition:
                        mask_inferred=inferred, maps_source="file" if maps is not None else "")
 
 
+def _write_noncartesian(path: str | Path, acq: Acquisition) -> None:
+    """SigPy's convention: ``kspace`` ``(S, C, *samples)``, ``coord`` ``(*samples, 3)``."""
+    if Path(path).suffix.lower() != ".npz":
+        raise InputError("non-Cartesian k-space is written as .npz (kspace and coord)", path)
+    traj = acq.trajectory
+    arrays = {"kspace": acq.kspace, "coord": np.moveaxis(traj.coords, 0, -1),
+              "shape": np.asarray(traj.matrix)}
+    if traj.density is not None:
+        arrays["weights"] = traj.density
+    if acq.reference is not None:
+        arrays["target"] = acq.reference
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
 def _load(path: Path) -> dict[str, np.ndarray]:
     """Every array of the file, after its headers were checked against the stored bytes."""
     npy = path.suffix.lower() == ".npy"
@@ -95,6 +110,9 @@ def write_numpy(path: str | Path, acq: Acquisition) -> None:
     acq : Acquisition
         Contents.
     """
+    if acq.trajectory is not None:
+        _write_noncartesian(path, acq)
+        return
     single = not acq.is_multicoil
     kspace = acq.kspace[:, 0] if single else acq.kspace
     if Path(path).suffix.lower() == ".npy":

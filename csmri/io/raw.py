@@ -21,16 +21,14 @@ places them, so the two formats share one set of rules:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from csmri.errors import InputError
+from csmri.errors import DataWarning, InputError
 from csmri.io.checks import MAX_KSPACE_ELEMENTS
-from csmri.mri.prewhiten import bandwidth_scale, noise_covariance, whiten, whitening_matrix
 
 
 @dataclass
@@ -151,8 +149,8 @@ def sampled_fraction(indices: np.ndarray, centre: int, tolerance: int = 1) -> fl
 def place_lines(steps: list[int], centre: int, size: int, name: str, source: object) -> list[int]:
     """Encoding steps -> matrix indices, the header's centre step at index ``size // 2``.
 
-    Where that does not fit the matrix, or the centre is not strictly inside the
-    sampled steps (a placeholder such as Pulseq's 0), the steps themselves are
+    Where that does not fit the matrix, or the centre is not after the first sampled
+    step (a placeholder such as Pulseq's 0), the steps themselves are
     the indices: with a warning when they fit, else :func:`assemble` warns as it
     grows the matrix.
     """
@@ -160,8 +158,10 @@ def place_lines(steps: list[int], centre: int, size: int, name: str, source: obj
         return []
     placed = [k - centre + size // 2 for k in steps]
     lo, hi = min(steps), max(steps)
-    # k-space centre is always sampled with lines on both sides (partial Fourier > 1/2)
-    inside = lo < centre < hi or lo == hi
+    # the k-space centre is always sampled, with lines before it (partial Fourier > 1/2;
+    # the measured side may end at the centre line of an even-sized axis): a centre on
+    # the first sampled line is a placeholder (Pulseq writes 0)
+    inside = lo < centre <= hi or lo == hi
     if inside and min(placed) >= 0 and max(placed) < size:
         return placed
     if hi < size:  # the steps fit: say so here (else assemble warns as the matrix grows)
@@ -169,7 +169,7 @@ def place_lines(steps: list[int], centre: int, size: int, name: str, source: obj
             f"{source}: header {name} centre {centre} does not fit the sampled lines "
             f"{lo}..{hi} of the {size}-line matrix; the data decide (lines placed by their "
             "encoding step)",
-            stacklevel=3,
+            category=DataWarning, stacklevel=3,
         )
     return list(steps)
 
@@ -254,7 +254,7 @@ def assemble(
         warnings.warn(
             f"{source}: header encoded matrix {'x'.join(map(str, claimed))} does not hold the "
             f"data ({h}x{w}x{d}); the data decide (header recon matrix ignored)",
-            stacklevel=3,
+            category=DataWarning, stacklevel=3,
         )
         recon = None  # a header wrong about the encoding is no guide to the crop either
     s = max(line.slice for line in lines) + 1
@@ -329,49 +329,3 @@ def stack_noise(blocks: list[np.ndarray], coils: int | None, source: object) -> 
         )
     return np.concatenate(blocks, axis=1).astype(np.complex64)
 
-
-def prewhiten_scan(scan: RawScan) -> tuple[RawScan, np.ndarray]:
-    """Prewhiten a raw scan's k-space, calibration block and noise with its own noise scan.
-
-    The whitening matrix comes from ``scan.noise`` with Gadgetron's bandwidth
-    correction from the header facts (``dwell_us``, ``noise_dwell_us``,
-    ``relative_receiver_noise_bandwidth``; 1 where missing).  Coil maps estimated
-    later from the whitened calibration data belong to the whitened coils; maps
-    estimated before must be whitened with the returned matrix
-    (:func:`csmri.mri.prewhiten.whiten_sense`).
-
-    Parameters
-    ----------
-    scan : RawScan
-        From :func:`csmri.io.ismrmrd.read_ismrmrd_raw` or :func:`csmri.io.twix.read_twix`.
-
-    Returns
-    -------
-    tuple
-        A new :class:`~csmri.io.raw.RawScan` (``header["prewhitened"]`` True) and ``W``.
-
-    Raises
-    ------
-    InputError
-        The scan has no noise samples, too few, or a singular covariance.
-    """
-    if scan.noise is None:
-        raise InputError("no noise scan to prewhiten with", scan.source or None)
-    facts = scan.header
-    scale = bandwidth_scale(
-        facts.get("dwell_us"),
-        facts.get("noise_dwell_us"),
-        facts.get("relative_receiver_noise_bandwidth"),
-    )
-    source = scan.source or None
-    matrix = whitening_matrix(noise_covariance(scan.noise, 0, source), scale, source)
-    axis = 0 if scan.is_3d else 1
-    calibration = None if scan.calibration is None else whiten(scan.calibration, matrix, axis)
-    whitened = dataclasses.replace(
-        scan,
-        kspace=whiten(scan.kspace, matrix, axis),
-        calibration=calibration,
-        noise=whiten(scan.noise, matrix, 0),
-        header={**facts, "prewhitened": True},
-    )
-    return whitened, matrix

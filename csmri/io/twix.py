@@ -38,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.errors import InputError, UsageError, one_line
+from csmri.errors import InputError, one_line
+from csmri.extras import require
 from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
 
-TWIX_EXTRA = "reading Siemens twix files needs the twix extra: pip install 'csmri[twix]'"
 # siemens_to_ismrmrd's relativeReceiverNoiseBandwidth for Siemens receivers
 SIEMENS_NOISE_BANDWIDTH = 0.793
 _SKIPPED = ("SYNCDATA", "ACQEND", "RTFEEDBACK", "HPFEEDBACK", "PHASCOR", "PHASESTABSCAN",
@@ -49,11 +49,7 @@ _SKIPPED = ("SYNCDATA", "ACQEND", "RTFEEDBACK", "HPFEEDBACK", "PHASCOR", "PHASES
 
 
 def _twixtools():
-    try:
-        import twixtools
-    except ImportError:
-        raise UsageError(TWIX_EXTRA) from None
-    return twixtools
+    return require("twixtools", "twix", "reading Siemens twix files")
 
 
 def _load(path: Path) -> list[dict]:

@@ -48,7 +48,7 @@ class LinearOperator:
 
         Parameters
         ----------
-        b : ndarray or torch.Tensor, shape (..., *ishape)
+        b : ndarray or torch.Tensor, shape ``(..., *ishape)``
             Right-hand side.
         rho : float or array of shape (...)
             Positive weight; an array holds one weight per leading index (per slice).

@@ -73,4 +73,27 @@ def ifft2c(kspace: Any) -> Any:
     return scipy.fft.fftshift(image, axes=_AXES)
 
 
-__all__ = ["fft2c", "fft_workers", "ifft2c"]
+def ifft_readout(kspace: Any, axis: int = 1) -> Any:
+    """Centred orthonormal inverse 1-D FFT along the readout of NumPy k-space.
+
+    A 3-D Cartesian scan is fully sampled along its readout, so this turns it into
+    independent 2-D ``(ky, kz)`` problems, one per readout position.
+
+    Parameters
+    ----------
+    kspace : ndarray
+        k-space with the readout along ``axis``.
+    axis : int
+        The readout axis.
+
+    Returns
+    -------
+    ndarray
+        Hybrid space ``(x, ky, kz)``, same shape.
+    """
+    shifted = scipy.fft.ifftshift(kspace, axes=axis)
+    hybrid = scipy.fft.ifft(shifted, axis=axis, norm="ortho", workers=fft_workers())
+    return scipy.fft.fftshift(hybrid, axes=axis)
+
+
+__all__ = ["fft2c", "fft_workers", "ifft2c", "ifft_readout"]

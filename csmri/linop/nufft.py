@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from csmri.arrays import constant_like, is_double, is_torch
+from csmri.extras import require
 from csmri.linop.base import Compose, LinearOperator
 from csmri.linop.fft import fft_workers
 from csmri.linop.sense import CoilMaps
@@ -43,7 +44,7 @@ def check_trajectory(traj: Any, shape: tuple[int, int]) -> np.ndarray:
 
     Parameters
     ----------
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         Coordinates in pixels.
     shape : tuple of int
         ``(H, W)`` of the image grid.
@@ -83,8 +84,7 @@ def _import_torchkbnufft() -> Any:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
-        import torchkbnufft
-    return torchkbnufft
+        return require("torchkbnufft", "nufft", "non-Cartesian k-space on torch")
 
 
 class NUFFT(LinearOperator):
@@ -92,7 +92,7 @@ class NUFFT(LinearOperator):
 
     Parameters
     ----------
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         k-space coordinates in pixels (BART's convention, see the module docstring).
     shape : tuple of int
         ``(H, W)`` of the images.
@@ -102,7 +102,7 @@ class NUFFT(LinearOperator):
         against 0.18-9.4 ms for the pair at 64x64 and 3.5-12 ms against 25-81 ms at
         256x256 (its two FFTs are no larger than finufft's and it skips the spreading);
         the kernel costs about one NUFFT (8-40 ms at 64x64, 0.12-0.21 s at 256x256), once.
-    weights : array, shape (*samples), optional
+    weights : array, shape ``(*samples)``, optional
         Real weights ``D`` in the Toeplitz kernel, so that :meth:`normal` is ``A^H D A``
         (density compensation); ``A^H A`` when omitted.
     """
@@ -132,13 +132,14 @@ class NUFFT(LinearOperator):
     def radians(self) -> np.ndarray:
         """The coordinates as finufft/torchkbnufft want them: ``2 pi k / N`` in ``[-pi, pi]``."""
         h, w = self.ishape
-        return 2 * np.pi * self.coords / np.array([[h], [w]], dtype=np.float64)
+        # C order: finufft copies (with a warning) coordinates that are not C-contiguous
+        return np.ascontiguousarray(2 * np.pi * self.coords / np.array([[h], [w]], np.float64))
 
     # -- NumPy: finufft ---------------------------------------------------------------
     def _plan(self, kind: int, batch: int, dtype: type) -> Any:
         key = (kind, batch, dtype)
         if key not in self._plans:
-            import finufft
+            finufft = require("finufft", "nufft", "non-Cartesian k-space")
 
             threads = fft_workers() or 0  # 0: finufft's default (all OpenMP threads)
             plan = finufft.Plan(
@@ -223,7 +224,7 @@ class SenseNUFFT(Compose):
     ----------
     maps : complex array, shape (C, H, W)
         Coil sensitivities.
-    traj : array, shape (2 or 3, *samples), or NUFFT
+    traj : array, shape ``(2 or 3, *samples)``, or NUFFT
         k-space coordinates in pixels, the same for every coil, or a :class:`NUFFT`
         to share (its plans and Toeplitz kernel) between slices.
     **kwargs

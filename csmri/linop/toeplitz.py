@@ -19,6 +19,7 @@ import numpy as np
 import scipy.fft
 
 from csmri.arrays import constant_like, is_torch
+from csmri.extras import require
 from csmri.linop.fft import fft_workers
 
 
@@ -38,7 +39,7 @@ class ToeplitzKernel:
     def __init__(
         self, radians: np.ndarray, shape: tuple[int, int], weights: np.ndarray | None = None
     ) -> None:
-        import finufft
+        finufft = require("finufft", "nufft", "non-Cartesian k-space")
 
         h, w = shape
         self.shape = (h, w)

@@ -70,7 +70,14 @@ def ensure_maps(acq: Acquisition, mode: str = "espirit", device: str = "cpu") ->
     if acq.maps is not None or acq.num_coils == 1:
         return acq.maps
     start = time.perf_counter()
-    acq.maps = estimate_maps(acq.kspace, acq.mask, mode, device, acq.source)
+    if acq.trajectory is not None:  # ESPIRiT on the gridded, density-compensated centre
+        from csmri.mri.nufft_maps import nufft_maps
+
+        traj = acq.trajectory
+        acq.maps = nufft_maps(acq.kspace, traj.coords, traj.matrix, mode=mode,
+                              weights=traj.density, device=device)
+    else:
+        acq.maps = estimate_maps(acq.kspace, acq.mask, mode, device, acq.source)
     acq.maps_seconds = time.perf_counter() - start
     acq.maps_source = mode
     return acq.maps

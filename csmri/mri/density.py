@@ -66,7 +66,7 @@ def pipe_menon(traj: np.ndarray, shape: tuple[int, int], iterations: int = 30) -
 
     Parameters
     ----------
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         BART-convention coordinates in pixels.
     shape : tuple of int
         ``(H, W)`` of the image grid.
@@ -75,7 +75,7 @@ def pipe_menon(traj: np.ndarray, shape: tuple[int, int], iterations: int = 30) -
 
     Returns
     -------
-    ndarray of float64, shape (*samples)
+    ndarray of float64, shape ``(*samples)``
         Positive weights in pixels squared per sample.
     """
     shape = (int(shape[-2]), int(shape[-1]))
@@ -108,13 +108,13 @@ def gridding(kspace: np.ndarray, traj: np.ndarray, shape: tuple[int, int],
 
     Parameters
     ----------
-    kspace : ndarray, shape (..., *samples)
+    kspace : ndarray, shape ``(..., *samples)``
         Samples at the trajectory points (leading slice and coil axes allowed).
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         BART-convention coordinates in pixels.
     shape : tuple of int
         ``(H, W)``.
-    weights : ndarray, shape (*samples), optional
+    weights : ndarray, shape ``(*samples)``, optional
         Density compensation (:func:`pipe_menon` when omitted).
 
     Returns

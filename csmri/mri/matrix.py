@@ -19,6 +19,8 @@ import re
 import warnings
 from typing import Any
 
+from csmri.errors import DataWarning
+
 __all__ = ["center_crop", "header_fov", "header_matrix", "output_crop"]
 
 
@@ -149,7 +151,7 @@ def output_crop(
         warnings.warn(
             f"{where}header encoded matrix {encoded[0]}x{encoded[1]} differs from the data's "
             f"{height}x{width}; the data decide",
-            stacklevel=2,
+            category=DataWarning, stacklevel=2,
         )
     if recon is None:
         return height, width
@@ -159,7 +161,7 @@ def output_crop(
         warnings.warn(
             f"{where}header recon matrix {rows}x{cols} does not fit the {height}x{width} "
             f"image; cropping to {kept[0]}x{kept[1]}",
-            stacklevel=2,
+            category=DataWarning, stacklevel=2,
         )
         return kept
     return rows, cols

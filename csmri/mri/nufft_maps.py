@@ -75,16 +75,16 @@ def nufft_maps(
 
     Parameters
     ----------
-    kspace : ndarray, shape (C, *samples) or (S, C, *samples)
+    kspace : ndarray, shape ``(C, *samples)`` or ``(S, C, *samples)``
         Samples of each coil at the trajectory points.
-    traj : array, shape (2 or 3, *samples)
+    traj : array, shape ``(2 or 3, *samples)``
         BART-convention coordinates in pixels.
     shape : tuple of int
         ``(H, W)`` of the maps.
     mode : {"espirit", "lowres"}
         ESPIRiT, falling back to the low-resolution maps when the Nyquist-sampled
         centre is smaller than ESPIRiT's ``kernel + 4``; or the low-resolution maps.
-    weights : ndarray, shape (*samples), optional
+    weights : ndarray, shape ``(*samples)``, optional
         Density compensation (Pipe-Menon when omitted).
     calib : int
         Largest calibration size.

@@ -238,3 +238,33 @@ def partial_fourier_baseline(
     if maps is None:
         return np.sqrt(np.sum(np.abs(coils) ** 2, axis=-3))
     return np.sum(np.conj(maps) * coils, axis=-3)
+
+
+def detect_partial_fourier(mask: np.ndarray, margin: int = 2) -> tuple[int, float] | None:
+    """The sampled fraction of an asymmetric echo (partial Fourier along the readout), or None.
+
+    Cartesian masks sample every readout point of a measured line, so unmeasured rows at one
+    edge of k-space can only be an asymmetric echo: it is detected when the sampled rows'
+    extent is off the centre by more than ``margin`` rows.  Partial phase encoding cannot be
+    told from random undersampling by the mask alone (a random mask's outermost columns are
+    missing by chance) and is not detected here; the raw readers report it in the header.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (H, W)
+        Sampled locations.
+    margin : int
+        Tolerance in rows.
+
+    Returns
+    -------
+    tuple or None
+        ``(-2, fraction)``: the readout axis and the fraction of it sampled.
+    """
+    rows = np.flatnonzero((np.asarray(mask) != 0).any(axis=1))
+    if rows.size == 0:
+        return None
+    low, high, size = int(rows[0]), int(rows[-1]), mask.shape[0]
+    if abs((size - 1 - high) - low) > 2 * margin:
+        return -2, (high - low + 1) / size
+    return None

@@ -99,7 +99,7 @@ class LeastSquares:
     ----------
     op : LinearOperator
         Forward model.
-    y : ndarray or torch.Tensor, shape (S, *oshape)
+    y : ndarray or torch.Tensor, shape ``(S, *oshape)``
         Measurements (normalised units).
     cg_tol : float
         Relative residual at which the conjugate-gradient normal solve stops.

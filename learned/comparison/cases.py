@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.acquisition import Acquisition
+from csmri.acquisition import Acquisition, Trajectory
 from csmri.errors import InputError
 from csmri.mri.coils import ensure_maps
 from csmri.mri.simulate import simulate
@@ -79,6 +79,8 @@ class Case:
     maps: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.mask, Trajectory):  # radial/spiral: the centre is always dense
+            return
         lines = center_lines(self.mask)
         if lines < MIN_CENTER_LINES and not self.warnings:
             self.warnings.append(
@@ -109,10 +111,11 @@ class Case:
         return kspace_digest(self.kspace[indices], self.mask)
 
 
-def kspace_digest(kspace: np.ndarray, mask: np.ndarray) -> str:
-    """SHA-256 (hex) of k-space bytes followed by mask bytes."""
+def kspace_digest(kspace: np.ndarray, mask: np.ndarray | Trajectory) -> str:
+    """SHA-256 (hex) of k-space bytes followed by mask (or trajectory coordinate) bytes."""
     digest = hashlib.sha256(np.ascontiguousarray(kspace).tobytes())
-    digest.update(np.ascontiguousarray(mask).tobytes())
+    sampling = mask.coords if isinstance(mask, Trajectory) else mask
+    digest.update(np.ascontiguousarray(sampling).tobytes())
     return digest.hexdigest()
 
 
@@ -186,6 +189,7 @@ def cases_from_images(
     seed: int,
     noise: float,
     num_tuning: int,
+    trajectory: str | None = None,
 ) -> list[Case]:
     """Simulate one case per acceleration from magnitude images.
 
@@ -207,6 +211,10 @@ def cases_from_images(
         Tuning slices per case (0: lambda is fixed).  When the stack has no more slices
         than this, every slice is scored and lambda is tuned on an independent second
         simulation (seed :func:`tuning_seed` of ``seed``) of the same images.
+    trajectory : {"radial", "golden", "tiny-golden", "spiral"}, optional
+        Simulate non-Cartesian single-coil k-space instead of a column mask
+        (:mod:`csmri.mri.noncartesian_sim`; the acceleration is relative to Nyquist and the
+        centre fraction is unused).
 
     Returns
     -------
@@ -227,6 +235,9 @@ def cases_from_images(
         note = f"lambda tuned per method on {len(tuning)} slice(s) that are never scored."
     else:
         note = FIXED_NOTE
+    if trajectory is not None:
+        return _trajectory_cases(name, images, accelerations, trajectory, seed, noise, tuning,
+                                 scored, other_seed if independent else None, note)
     cases = []
     for acceleration, fraction in zip(accelerations, center_fractions, strict=True):
         sim = simulate(images, acceleration, fraction, mask_type, seed, noise, phase=True)
@@ -257,6 +268,39 @@ def cases_from_images(
                 note,
             )
         )
+    return cases
+
+
+def _trajectory_cases(
+    name: str,
+    images: np.ndarray,
+    accelerations: list[float],
+    trajectory: str,
+    seed: int,
+    noise: float,
+    tuning: list[int],
+    scored: list[int],
+    other_seed: int | None,
+    note: str,
+) -> list[Case]:
+    """:func:`cases_from_images` for a radial or spiral trajectory."""
+    from csmri.mri.noncartesian_sim import simulate_noncartesian
+
+    def case(acceleration: float, draw: int, tune: list[int], score: list[int]) -> Case:
+        acq = simulate_noncartesian(images, trajectory, acceleration, draw, noise, True)
+        kspace, sampling, _ = acq.solver_inputs()
+        attrs = {**acq.attrs, "realised_acceleration": acq.acceleration}
+        return Case(name, acceleration, kspace, sampling, acq.reference, tune, score, attrs)
+
+    cases = []
+    for acceleration in accelerations:
+        other = None
+        if other_seed is not None:
+            other = case(acceleration, other_seed, list(range(len(images))), [])
+        main = case(acceleration, seed, tuning, scored)
+        main.tuning_case = other
+        main.lambda_note = note.replace("another mask, phase and noise", "another phase and noise")
+        cases.append(main)
     return cases
 
 
@@ -302,6 +346,8 @@ def cases_from_acquisition(
         Coil-map estimator for multi-coil data.
     device : str
         Torch device for the maps.
+    trajectory : str, optional
+        Simulate images on this radial/spiral trajectory instead of column masks.
 
     Returns
     -------
@@ -316,7 +362,7 @@ def cases_from_acquisition(
     count = acq.num_slices
     short = 0 < num_tuning and count <= num_tuning
     tuning, scored = split_slices(count, 0 if short else num_tuning)
-    if bool(acq.mask.all()):
+    if acq.is_cartesian and bool(acq.mask.all()):
         reference = acq.reference
         if reference is None:
             reference = rss_zero_filled(acq.kspace)
@@ -418,6 +464,7 @@ def build_cases(
     slices: str | None = None,
     maps: str = "espirit",
     device: str = "cpu",
+    trajectory: str | None = None,
 ) -> list[Case]:
     """Cases from input files: images simulated, k-space files (any coil count) as measured.
 
@@ -447,6 +494,8 @@ def build_cases(
         Coil-map estimator of multi-coil k-space.
     device : str
         Torch device for the maps.
+    trajectory : str, optional
+        Simulate images on this radial/spiral trajectory instead of column masks.
 
     Returns
     -------
@@ -457,7 +506,7 @@ def build_cases(
     from csmri.io.images import load_sample, parse_slices, read_images, select_slices
 
     selection = parse_slices(slices)
-    plan = (accelerations, center_fractions, mask_type, seed, noise, num_tuning)
+    plan = (accelerations, center_fractions, mask_type, seed, noise, num_tuning, trajectory)
     if not inputs:
         return cases_from_images("sample", select_slices(load_sample(), selection), *plan)
     cases: list[Case] = []
@@ -476,6 +525,14 @@ def _has_kspace(path: Path) -> bool:
     """k-space files: BART ``.cfl``/``.hdr``, and ``.h5`` with ``kspace`` or ISMRMRD data."""
     if path.suffix.lower() in (".cfl", ".hdr"):
         return True
+    if path.suffix.lower() == ".npz":  # radial/spiral k-space with SigPy's coord
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return "coord.npy" in archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            return False
     if path.suffix.lower() != ".h5":
         return False
     import h5py

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from csmri.acquisition import Trajectory
 from csmri.app.methods import ReconMethod, run_method
 from csmri.errors import UsageError
 from csmri.metrics import center_crop, nmse, psnr, ssim
@@ -183,6 +184,10 @@ def _score(
     recorder: _RecordingMethod, method: ReconMethod, case: Case, out: ComparisonResult
 ) -> None:
     example_slice = case.scored[len(case.scored) // 2]
+    if isinstance(case.mask, Trajectory):
+        realised = float(case.attrs.get("realised_acceleration", case.acceleration))
+    else:
+        realised = float(case.mask.size / case.mask.sum())
     examples = out.examples.setdefault(case.acceleration, {})
     owner = out.example_cases.setdefault(case.acceleration, case.name) == case.name
     for index in case.scored:
@@ -193,7 +198,7 @@ def _score(
             {
                 "input": case.name,
                 "acceleration": case.acceleration,
-                "realised_acceleration": float(case.mask.size / case.mask.sum()),
+                "realised_acceleration": realised,
                 "method": method.name,
                 "slice": index,
                 "nmse": nmse(target, image),

@@ -7,6 +7,10 @@ a well-formed manifest is refused (:func:`check_manifest`).  A scored slice whos
 any of its eight flips/90-degree rotations, is in the manifest was seen in training
 (:func:`leaked_slices`): ``csmri compare`` and ``csmri solve`` warn and mark it.
 
+New manifests record the csmri version that trained the model (``csmri_version``); loading
+a model trained by a newer csmri warns (:class:`NewerModelWarning`, :func:`check_trained_by`).
+Models saved before the field existed load without it.
+
 Slice hash: the magnitude divided by its maximum, rounded to 8 bits, SHA-256 of shape and
 bytes, first 16 hex digits.
 """
@@ -14,6 +18,8 @@ bytes, first 16 hex digits.
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -23,6 +29,10 @@ from csmri.errors import InputError, UsageError
 MANIFEST_FORMAT = "csmri-training-manifest"
 MANIFEST_VERSION = 1
 _SOURCE_KEYS = ("subject", "file", "sha256", "train_slices", "val_slices")
+
+
+class NewerModelWarning(UserWarning):
+    """A model was trained by a newer csmri than the one loading it."""
 
 
 def slice_hash(image: np.ndarray) -> str:
@@ -185,9 +195,12 @@ def build_manifest(
     dict
         The manifest (JSON-ready).
     """
+    from csmri import __version__
+
     return {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
+        "csmri_version": __version__,
         "sources": sources,
         "split": split,
         "augmentations": augmentations,
@@ -219,6 +232,45 @@ def check_manifest(metadata: dict, path: object) -> dict:
     if problem:
         raise InputError(f"has a malformed training manifest ({problem})", path)
     return manifest
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """``"0.2.0"`` -> ``(0, 2, 0)``; the leading release numbers, None when there are none."""
+    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", version)
+    return tuple(int(p) for p in match.group(1).split(".")) if match else None
+
+
+def check_trained_by(manifest: dict, path: object, running: str | None = None) -> None:
+    """Warn (one line) when a model's manifest names a newer csmri than the running one.
+
+    Parameters
+    ----------
+    manifest : dict
+        A manifest that passed :func:`check_manifest`.
+    path : object
+        The model file (for the message).
+    running : str, optional
+        The running csmri version (default: ``csmri.__version__``).
+
+    Warns
+    -----
+    NewerModelWarning
+        When ``manifest["csmri_version"]`` is a later release.  Manifests without the
+        field (models saved by csmri 0.1) and unparsable versions pass silently.
+    """
+    if running is None:
+        from csmri import __version__ as running
+    trained = manifest.get("csmri_version")
+    if not isinstance(trained, str):
+        return
+    newer, older = _release(trained), _release(running)
+    if newer is None or older is None:
+        return
+    width = max(len(newer), len(older))
+    if newer + (0,) * (width - len(newer)) > older + (0,) * (width - len(older)):
+        warnings.warn(f"{path}: trained by csmri {trained}, newer than this csmri {running}; "
+                      "upgrade csmri if loading or results look wrong",
+                      NewerModelWarning, stacklevel=3)
 
 
 def _manifest_problem(manifest: object) -> str | None:

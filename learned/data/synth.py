@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from csmri.errors import InputError
+from csmri.extras import require
 
 MNI152_FILES = {
     "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
@@ -144,7 +145,7 @@ class TissueMaps:
         TissueMaps
             The maps.
         """
-        import nibabel as nib
+        nib = require("nibabel", "images", "the MNI152 training volumes")
 
         volumes = {k: np.asarray(nib.load(mni152_path(k)).dataobj, np.float32) / 255.0
                    for k in MNI152_FILES}

@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from csmri.errors import InputError
 from csmri.io.atomic import atomic_path
-from learned.data.manifest import check_manifest
+from learned.data.manifest import check_manifest, check_trained_by
 from learned.models.unet import NormUnet, UNetConfig
 from learned.models.unrolled import UnrolledConfig, UnrolledNet
 
@@ -240,7 +240,7 @@ def load_model(
         raise InputError(f"has an invalid {name} config ({_one_line(error)})", path) from None
     metadata = header.get("metadata", {})
     if require_manifest:
-        check_manifest(metadata, path)
+        check_trained_by(check_manifest(metadata, path), path)
     model = model_class(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))

@@ -100,7 +100,7 @@ def compute_loss(
     targets : Tensor, shape (B, H, W)
         Clean magnitudes.
     kind : {"l1", "ssim"}
-        L1 in the instance-normalised scale (|error| / input std), or 1 - SSIM.
+        L1 in the instance-normalised scale (absolute error over the input std), or 1 - SSIM.
 
     Returns
     -------
@@ -155,12 +155,9 @@ def _machine(device: torch.device) -> dict:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from csmri import __version__
 
-        return version("csmri")
-    except Exception:  # not installed
-        return "unknown"
+    return __version__
 
 
 def _paths(output: Path) -> tuple[Path, Path]:
