@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_multicoil import REAL, bart_maps, bart_sense  # noqa: E402
+from csmri.io.multicoil import read_multicoil  # noqa: E402
 
 from csmri.app.sense import sense_reconstruct  # noqa: E402
-from csmri.io.multicoil import read_multicoil  # noqa: E402
 from csmri.mri.espirit import espirit  # noqa: E402
 
 

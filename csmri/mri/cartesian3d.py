@@ -12,9 +12,9 @@ reconstructed planes stacked along ``x`` are the volume.  The solve itself is in
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from csmri.errors import InputError
+from csmri.linop.fft import ifft_readout
 
 
 def check_volume(kspace: np.ndarray, mask: np.ndarray) -> None:
@@ -41,8 +41,7 @@ def readout_to_planes(kspace: np.ndarray) -> np.ndarray:
     ndarray of complex64, shape (X, C, Y, Z)
         One 2-D multi-coil ``(ky, kz)`` k-space per readout position.
     """
-    shifted = scipy.fft.ifftshift(np.asarray(kspace), axes=1)
-    hybrid = scipy.fft.fftshift(scipy.fft.ifft(shifted, axis=1, norm="ortho"), axes=1)
+    hybrid = ifft_readout(np.asarray(kspace), axis=1)
     return np.ascontiguousarray(hybrid.transpose(1, 0, 2, 3)).astype(np.complex64)
 
 

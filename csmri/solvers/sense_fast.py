@@ -2,7 +2,7 @@
 
 As for :class:`csmri.solvers.data.CartesianFast`, ``F_c z = fftshift(phi * F z)`` with
 ``F`` the uncentred orthonormal FFT and ``phi`` a unit-modulus diagonal
-(:func:`csmri.solvers.data.shift_phase`), so for any size
+(:func:`csmri.linop.fft.shift_phase`), so for any size
 
 ``||M_c F_c S x - y|| = ||M_u F S x - y_u||``,  ``M_u = ifftshift(M_c)``,
 ``y_u = conj(phi) * ifftshift(y)``.
@@ -12,6 +12,9 @@ direction and no ``fftshift`` / ``ifftshift`` copies of the coil images (those
 were a quarter of the FFT time on the real 8-coil 230 x 180 slice), and the maps
 stay in the data's precision (the generic operator made a complex128 copy per call).
 The iterates are the same as with :class:`csmri.linop.Sense` up to rounding.
+:func:`csmri.solvers.data.least_squares` builds the data term
+``LeastSquares(UncentredSense(maps, mask), to_uncentred(y, mask))`` for NumPy
+``complex64`` SENSE data.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from csmri.backend import get_backend
-from csmri.linop import LinearOperator, Sense
-from csmri.solvers import kernels
-from csmri.solvers.data import LeastSquares, shift_phase
+from csmri.linop import LinearOperator
+from csmri.linop.fft import shift_phase
 
 
 class UncentredSense(LinearOperator):
@@ -88,47 +90,3 @@ def to_uncentred(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     full = np.broadcast_to(mask if mask.ndim == 2 else mask[None, :], (h, w)) != 0
     shifted = np.fft.ifftshift(kspace * full, axes=(-2, -1))
     return (np.conj(shift_phase((h, w))) * shifted).astype(np.complex64)
-
-
-class SenseFast(LeastSquares):
-    """``1/2 ||A x - y||^2`` for SENSE on NumPy ``complex64`` data (the fast path).
-
-    Parameters
-    ----------
-    op : Sense
-        The centred operator whose maps and mask are used.
-    y : ndarray, shape (S, C, H, W)
-        Centred measurements (normalised units).
-    **kwargs
-        ``cg_tol`` and ``cg_iter`` (:class:`csmri.solvers.data.LeastSquares`).
-    """
-
-    def __init__(self, op: Sense, y: np.ndarray, **kwargs) -> None:
-        fast = UncentredSense(np.asarray(op.maps), op.mask)
-        super().__init__(fast, to_uncentred(np.asarray(y), op.mask), **kwargs)
-
-    @property
-    def lipschitz(self) -> float:
-        """``max_r sum_c |S_c(r)|^2`` bounds ``||A^H A||``."""
-        if self._lipschitz is None:
-            self._lipschitz = float((np.abs(self.op.maps) ** 2).sum(-3).max())
-        return self._lipschitz
-
-    def value(self, k: np.ndarray) -> np.ndarray:
-        """``1/2 ||k - y||^2`` per slice (float64), fused over the coils."""
-        s, c, h, w = k.shape
-        ones = self.__dict__.setdefault("_ones", np.ones((h, w), np.float32))  # k is masked
-        parts = kernels.data_value(k.reshape(s * c, h, w), ones, self.y.reshape(s * c, h, w))
-        return parts.reshape(s, c).sum(axis=1)
-
-    def gradient(self, k: np.ndarray) -> np.ndarray:
-        """``A^H (A x - y)`` given ``k = A x`` (both masked: no further mask)."""
-        return self.op.combine(k - self.y)
-
-    def keep(self, index: np.ndarray) -> None:
-        """Keep only the slices ``index`` (batch compaction)."""
-        self.y = self.y[index]
-        self._aty = None
-        if self._x_prev is not None:
-            self._x_prev = self._x_prev[index]
-        self.op = self.op.take(index)
