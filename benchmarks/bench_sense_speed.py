@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_multicoil import REAL, bart_maps, bart_sense  # noqa: E402
-from csmri.io.multicoil import read_multicoil  # noqa: E402
 
 from csmri.app.sense import sense_reconstruct  # noqa: E402
+from csmri.io import read_acquisition  # noqa: E402
 from csmri.mri.espirit import espirit  # noqa: E402
 
 
@@ -53,24 +53,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    data = read_multicoil(REAL, coil_axis=0)
+    acq = read_acquisition(REAL, coil_axis=0)
+    kspace, mask, _ = acq.solver_inputs()
     results: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        espirit(data.kspace, data.mask)  # warm-up: imports, Numba compilation
-        sense_reconstruct(data.kspace, data.mask, espirit(data.kspace, data.mask).numpy(),
+        espirit(kspace, mask)  # warm-up: imports, Numba compilation
+        sense_reconstruct(kspace, mask, espirit(kspace, mask).numpy(),
                           max_iter=2)
         holder: dict = {}
         for _ in range(args.rounds):
             results.setdefault("csmri maps", []).append(
-                timed(lambda: holder.update(maps=espirit(data.kspace, data.mask).numpy())))
+                timed(lambda: holder.update(maps=espirit(kspace, mask).numpy())))
             for reg in ("tv", "wavelet"):
                 results.setdefault(f"csmri {reg}", []).append(timed(
                     lambda reg=reg: sense_reconstruct(
-                        data.kspace, data.mask, holder["maps"], reg=reg, lam=0.003,
+                        kspace, mask, holder["maps"], reg=reg, lam=0.003,
                         max_iter=100)))
             results.setdefault("bart maps", []).append(
-                timed(lambda: bart_maps(folder, data.kspace[0])))
+                timed(lambda: bart_maps(folder, kspace[0])))
             for reg in ("tv", "wavelet"):
                 results.setdefault(f"bart {reg}", []).append(
                     timed(lambda reg=reg: bart_sense(folder, reg, 0.003, None)))
