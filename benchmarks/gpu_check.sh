@@ -25,3 +25,20 @@ else
 fi
 echo "== ms per iteration (median), batch of slices, 100 iterations unless --iters"
 "$PY" benchmarks/bench_backends.py --device "$device" --size 320 --batch 16 --coils 1,16 "$@"
+echo "== non-Cartesian: golden-angle radial 256x256, 8 coils, 4x, TV 30 iterations (torchkbnufft)"
+"$PY" - "$device" <<'PYEOF'
+import sys, time
+import numpy as np
+from csmri.io.images import shepp_logan
+from csmri.app.noncartesian import reconstruct_noncartesian
+from csmri.mri.noncartesian_sim import simulate_noncartesian
+device = sys.argv[1]
+acq = simulate_noncartesian(shepp_logan(256)[None], "golden", 4, seed=0, noise=0.005, coils=8)
+kspace, sampling, maps = acq.solver_inputs()
+for where in (None, device):
+    start = time.perf_counter()
+    reconstruct_noncartesian(kspace, sampling.coords, sampling.matrix, maps=maps, reg="tv",
+                             lam=0.003, max_iter=30, device=where)
+    print({"noncartesian_tv_seconds": round(time.perf_counter() - start, 2),
+           "device": where or "numpy"}, flush=True)
+PYEOF

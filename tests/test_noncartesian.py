@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from csmri.app.noncartesian import gridding_reconstruction, reconstruct_noncartesian
-from csmri.errors import UsageError
 from csmri.io.images import shepp_logan
 from csmri.linop.nufft import NUFFT, SenseNUFFT
 from csmri.metrics import psnr
@@ -100,7 +99,7 @@ def test_tv_reconstruction_beats_gridding_on_undersampled_radial(radial_scan):
 def test_other_regularisers_beat_gridding(radial_scan, reg):
     image, traj, kspace = radial_scan
     gridded = gridding_reconstruction(kspace, traj)[0]
-    recon = reconstruct_noncartesian(kspace, traj, reg=reg, lam=0.003, max_iter=40)
+    recon = reconstruct_noncartesian(kspace, traj, reg=reg, lam=0.003, max_iter=40, solver="admm")
     assert psnr(np.abs(image), np.abs(recon.images[0])) > psnr(np.abs(image), np.abs(gridded)) + 3
 
 
@@ -116,7 +115,7 @@ def test_multicoil_reconstruction_with_simulated_maps(radial_scan):
 def test_numpy_and_torch_reach_the_same_solution(radial_scan):
     pytest.importorskip("torch")
     _, traj, kspace = radial_scan
-    kwargs = {"reg": "tv", "lam": 0.003, "max_iter": 30}
+    kwargs = {"reg": "tv", "lam": 0.003, "max_iter": 30, "cg_iter": 20}  # CG to its tolerance
     host = reconstruct_noncartesian(kspace, traj, **kwargs)
     import torch
 
@@ -127,7 +126,8 @@ def test_numpy_and_torch_reach_the_same_solution(radial_scan):
     assert gap < 5e-3
 
 
-def test_tgv_is_refused_for_noncartesian_data(radial_scan):
-    _, traj, kspace = radial_scan
-    with pytest.raises(UsageError, match="Cartesian"):
-        reconstruct_noncartesian(kspace, traj, reg="tgv", lam=0.01)
+def test_tgv_on_radial_data_beats_gridding(radial_scan):
+    image, traj, kspace = radial_scan
+    gridded = gridding_reconstruction(kspace, traj)[0]
+    recon = reconstruct_noncartesian(kspace, traj, reg="tgv", lam=0.003, max_iter=40)
+    assert psnr(np.abs(image), np.abs(recon.images[0])) > psnr(np.abs(image), np.abs(gridded)) + 3

@@ -37,10 +37,12 @@ from csmri.solvers import admm, proximal_gradient
 from csmri.solvers.normal_data import NormalLeastSquares
 from csmri.solvers.tgv_general import tgv_general
 
-#: Conjugate-gradient tolerance and iterations of ADMM's x-update (warm-started, so a
-#: loose relative residual suffices; measured in benchmarks/bench_noncartesian.py).
+#: Conjugate-gradient tolerance and iterations of ADMM's x-update, warm-started.  On
+#: 4-coil radial 128x128 data (30 ADMM iterations) TV gave the same PSNR (31.75-31.77 dB)
+#: with 5, 10 or 20 CG iterations; wavelets (cycle-spun) did best with 5 (29.5 dB against
+#: 27.9 dB with 20, which also took twice the time).
 CG_TOL = 1e-4
-CG_ITER = 20
+CG_ITER = 5
 
 
 def _stacks(kspace: Any, traj: np.ndarray, maps: Any) -> tuple[np.ndarray, Any]:
@@ -102,8 +104,13 @@ def reconstruct_noncartesian(
     weights : array, shape ``(*samples)``, optional
         Density compensation for the scale and the start (Pipe-Menon when omitted).
     reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, seed, rho, tv_iter
-        As in :func:`csmri.app.reconstruct.reconstruct` (TGV by the general solver), except
-        that the solver defaults to ADMM for every regulariser.
+        As in :func:`csmri.app.reconstruct.reconstruct` (TGV by the general solver); the
+        defaults (ADMM for TV, FISTA for wavelets) hold here too: on 4-coil radial and
+        spiral data (128x128, 4x) FISTA's wavelet solves reached a lower objective and
+        0.3-1.1 dB more in a fifth of ADMM's time, but on single-coil radial
+        Shepp-Logan (64x64, 24 spokes) ADMM was 4-11 dB ahead: pass ``solver="admm"``
+        there.  TV by FISTA lagged ADMM by 5-8 dB at 100 iterations (radial ``A^H A``
+        is ill-conditioned: a dense centre).
     cg_tol, cg_iter : float, int
         ADMM's conjugate-gradient x-update: relative residual and most iterations.
     scale : float, optional
@@ -116,9 +123,7 @@ def reconstruct_noncartesian(
     Reconstruction
         Images ``(S, H, W)`` complex64 in input units, histories, iterations, scales.
     """
-    # ADMM by default for every regulariser: radial A^H A is ill-conditioned (dense centre),
-    # and FISTA at step 1/L ended 10 dB below ADMM after 100 iterations (64x64, 24 spokes).
-    lam, solver, cycle_spin = resolve_defaults(reg, lam, solver or "admm", cycle_spin)
+    lam, solver, cycle_spin = resolve_defaults(reg, lam, solver, cycle_spin)
     _check_options(reg, lam, solver, max_iter, tol, wavelet, levels, cycle_spin, None)
     shape = matrix_size(traj) if shape is None else (int(shape[0]), int(shape[1]))
     device = resolve_device(device, kspace)

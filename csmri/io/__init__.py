@@ -73,13 +73,14 @@ def read_acquisition(
         require_file(data_file, "a BART .cfl data file")
     else:
         require_file(path, "a k-space file")
-    try:
-        with warnings.catch_warnings(record=True) as caught:  # library warnings: not shown
-            warnings.simplefilter("always")
-            return _read(path, suffix, coil_axis, traj, matrix)
-    finally:  # the readers' own warnings (the data contradict the header) are passed on
-        for message in [w.message for w in caught if issubclass(w.category, DataWarning)]:
-            warnings.warn(message, DataWarning, stacklevel=2)
+    with warnings.catch_warnings(record=True) as caught:  # library warnings: not shown
+        warnings.simplefilter("always")
+        acq = _read(path, suffix, coil_axis, traj, matrix)
+    # the readers' own warnings (the data contradict the header) are passed on; a file that
+    # is refused says so in its one error line instead
+    for message in [w.message for w in caught if issubclass(w.category, DataWarning)]:
+        warnings.warn(message, DataWarning, stacklevel=2)
+    return acq
 
 
 def _read(

@@ -181,7 +181,12 @@ class LeastSquares:
                 return self.op.normal(x) + weight * ifft2c(eig * fft2c(x))
 
         start = self._x_prev if self._x_prev is not None else rhs
-        return conjugate_gradient(apply, rhs, start, self.cg_tol, self.cg_iter)
+        precondition = self.preconditioner(rhs, rho, gram)
+        return conjugate_gradient(apply, rhs, start, self.cg_tol, self.cg_iter, precondition)
+
+    def preconditioner(self, rhs: Any, rho: np.ndarray, gram: np.ndarray | None) -> Any:
+        """``r -> P r`` for the CG of :meth:`solve`; None (plain CG) here, see subclasses."""
+        return None
 
     def keep(self, index: np.ndarray) -> None:
         """Keep only the slices ``index`` (batch compaction)."""

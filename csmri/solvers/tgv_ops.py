@@ -132,3 +132,11 @@ def project(field: Any, radius: Any) -> Any:
         return field * factor
     factor = np.where(norms > radius, radius / np.maximum(norms, 1e-30), 1.0)
     return field * factor.astype(norms.dtype)
+
+
+def log_penalty(magnitude: Any, eps: float) -> np.ndarray:
+    """``eps sum_p log(1 + m_p / eps)`` per slice, float64 NumPy (reweighted TGV's penalty)."""
+    if is_torch(magnitude):
+        value = eps * (magnitude.detach().double() / eps).log1p().sum((-2, -1))
+        return value.cpu().numpy()
+    return eps * np.sum(np.log1p(magnitude.astype(np.float64) / eps), axis=(-2, -1))
