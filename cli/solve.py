@@ -64,10 +64,10 @@ def _check_wavelet(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option(
     "--method",
     default="cs",
-    type=click.Choice(["cs", "unet", "unrolled", "zero-filled", "sense-adjoint"]),
+    type=click.Choice(["cs", "unet", "unrolled", "zero-filled", "sense-adjoint", "grappa"]),
     show_default=True,
     help="zero-filled is the RSS of the coil images for multi-coil data; "
-    "sense-adjoint is multi-coil only.",
+    "sense-adjoint and grappa are multi-coil only.",
 )
 @click.option(
     "--reg",
@@ -217,15 +217,15 @@ def solve(
         selection=parse_slices(slices),
         coil_axis=coil_axis,
         maps=maps_option,
-        needs_maps=method not in ("zero-filled", "unet") or save_maps is not None,
+        needs_maps=method not in ("zero-filled", "unet", "grappa") or save_maps is not None,
         coils=coils,
         device=where,
         traj=traj,
         matrix=matrix,
     )
     acq = prepared.acq
-    if method == "sense-adjoint" and not acq.is_multicoil:
-        raise UsageError(f"{input_path}: single-coil data; sense-adjoint needs coils")
+    if method in ("sense-adjoint", "grappa") and not acq.is_multicoil:
+        raise UsageError(f"{input_path}: single-coil data; {method} needs coils")
     if save_maps is not None and acq.maps is None:
         raise UsageError(f"{input_path}: single-coil data has no coil maps to save")
     kspace, mask, _ = acq.solver_inputs()
@@ -313,6 +313,10 @@ def _build_method(
         return ZeroFilled()
     if method == "sense-adjoint":
         return SenseAdjoint()
+    if method == "grappa":
+        from csmri.app.grappa import Grappa
+
+        return Grappa()
     if method in ("unet", "unrolled"):
         from learned.method import LEARNED_METHODS
 

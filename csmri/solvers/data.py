@@ -35,18 +35,11 @@ import numpy as np
 from csmri.arrays import constant_like, is_torch
 from csmri.backend import get_backend
 from csmri.linop import Cartesian, LinearOperator, Sense
+from csmri.linop.fft import shift_phase
 from csmri.solvers import kernels
 from csmri.solvers.cg import conjugate_gradient
 from csmri.solvers.norms import squared_norms
-
-
-def shift_phase(shape: tuple[int, int]) -> np.ndarray:
-    """``phi`` with ``F(ifftshift(x)) = phi * F(x)`` (unit modulus), shape ``(H, W)``."""
-    h, w = shape
-    # ifftshift rolls by -(n // 2): multiplying F by exp(+2 pi i k (n//2) / n).
-    pv = np.exp(2j * np.pi * np.arange(h) * (h // 2) / h)
-    ph = np.exp(2j * np.pi * np.arange(w) * (w // 2) / w)
-    return (pv[:, None] * ph[None, :]).astype(np.complex64)
+from csmri.solvers.sense_fast import UncentredSense, to_uncentred
 
 
 def least_squares(
@@ -71,12 +64,18 @@ def least_squares(
     LeastSquares or CartesianFast
         For a :class:`Cartesian` operator on a NumPy ``complex64`` stack
         :class:`CartesianColumns` (column mask, no ``solve`` needed) or
-        :class:`CartesianFast`; else :class:`LeastSquares`.
+        :class:`CartesianFast`; for :class:`Sense` on NumPy ``complex64`` a
+        :class:`LeastSquares` of :class:`csmri.solvers.sense_fast.UncentredSense` and
+        the uncentred data; else :class:`LeastSquares`.
     """
     if type(op) is Cartesian and not is_torch(y) and np.asarray(y).dtype == np.complex64:
         if not needs_solve and is_column_mask(op.mask):
             return CartesianColumns(y, op.mask)
         return CartesianFast(y, op.mask)
+    if type(op) is Sense and not is_torch(y) and not is_torch(op.maps):
+        if np.asarray(y).dtype == np.complex64 and len(np.shape(y)) == 4:
+            fast = UncentredSense(np.asarray(op.maps), op.mask)
+            return LeastSquares(fast, to_uncentred(np.asarray(y), op.mask), **kwargs)
     return LeastSquares(op, y, **kwargs)
 
 
@@ -115,7 +114,7 @@ class LeastSquares:
     def lipschitz(self) -> float:
         """``||A^H A||``: 1 for a masked FFT, ``max sum_c |S_c|^2`` bounds it for SENSE."""
         if self._lipschitz is None:
-            if isinstance(self.op, Sense):
+            if isinstance(self.op, (Sense, UncentredSense)):
                 maps = self.op.maps
                 power = (maps.abs() ** 2 if is_torch(maps) else np.abs(maps) ** 2).sum(-3)
                 self._lipschitz = float(power.max())
@@ -197,6 +196,8 @@ class LeastSquares:
             self._x_prev = self._x_prev[_index(index, self._x_prev)]
         if isinstance(self.op, Sense) and len(self.op.maps.shape) == 4:
             self.op = Sense(self.op.maps[_index(index, self.op.maps)], self.op.mask)
+        elif isinstance(self.op, UncentredSense):
+            self.op = self.op.take(index)
 
 
 class CartesianFast:
