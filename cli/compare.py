@@ -55,7 +55,8 @@ def _numbers(values: tuple[str, ...], name: str, kind: FiniteFloat) -> list[floa
     "--methods",
     default=DEFAULT_METHODS,
     show_default=True,
-    help="Comma-separated: zero-filled, sense-adjoint (multi-coil), unet, unrolled, and "
+    help="Comma-separated: zero-filled, sense-adjoint and grappa (multi-coil), unet, unrolled, "
+    "and "
     "REG-SOLVER with REG in "
     f"{'/'.join(REGULARIZERS)} and SOLVER in {'/'.join(SOLVERS)}.",
 )

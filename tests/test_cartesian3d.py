@@ -46,15 +46,16 @@ def test_readout_split_equals_the_3d_inverse_fft(volume):
 
 @pytest.mark.parametrize("solver", ["fista", "admm"])
 def test_volume_solve_equals_solving_each_plane(volume, solver):
-    """FISTA: the same bits.  ADMM: batched CG runs until every plane of the chunk meets its
-    tolerance, so a plane solved alone may stop its CG earlier (differences ~1e-4)."""
+    """FISTA: the same up to float rounding (batched FFTs may round differently).  ADMM:
+    batched CG runs until every plane of the chunk meets its tolerance, so a plane solved
+    alone may stop its CG earlier (differences ~1e-4)."""
     kspace, mask, _ = volume
     result = reconstruct_3d(kspace, mask, lam=0.003, max_iter=10, chunk=5, solver=solver)
     planes = readout_to_planes(kspace)
     for x in (0, 7, 15):
         alone = reconstruct(planes[x], mask, lam=0.003, max_iter=10, maps=result.maps[x],
                             scale=result.scale, solver=solver)
-        tol = 0.0 if solver == "fista" else 1e-3 * np.abs(alone.images).max()
+        tol = (1e-5 if solver == "fista" else 1e-3) * np.abs(alone.images).max()
         np.testing.assert_allclose(result.images[x], alone.images[0], rtol=0, atol=tol)
 
 

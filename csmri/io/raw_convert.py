@@ -196,11 +196,10 @@ def scan_to_acquisition(scan: RawScan, prewhiten: bool = True) -> Acquisition:
         note = "noise scan not used (prewhitening off)"
     scan = embed_calibration(scan)
     if scan.is_3d:
-        from csmri.linop.fft import ifft_readout
+        from csmri.mri.cartesian3d import readout_to_planes
 
-        hybrid = ifft_readout(scan.kspace)  # (C, H, W, D): x along the readout
         mask = scan.mask.any(axis=0)  # (W, D): a (ky, kz) sample measures every readout point
-        slices = np.ascontiguousarray(np.moveaxis(hybrid, 1, 0))  # (H, C, W, D)
+        slices = readout_to_planes(scan.kspace)  # (H, C, W, D): one (ky, kz) plane per x
         scan = dataclasses.replace(
             scan, kspace=slices, mask=np.broadcast_to(mask, (slices.shape[0], *mask.shape)),
             is_3d=False, encoded_matrix=(*scan.encoded_matrix[1:3], 1),

@@ -12,8 +12,9 @@ from csmri.app.methods import SOLVERS, CompressedSensing, ReconMethod, SenseAdjo
 from csmri.defaults import REGULARIZERS
 from csmri.errors import UsageError
 
-MULTICOIL_EXTRA = "sense-adjoint"
-"""Added after ``zero-filled`` to the default methods when an input is multi-coil."""
+MULTICOIL_EXTRA = "sense-adjoint,grappa"
+"""Added after ``zero-filled`` to the default methods when an input is multi-coil: the SENSE
+adjoint, and GRAPPA, the scanner's own reconstruction."""
 
 DEFAULT_METHODS = (
     "zero-filled,tv-fista,tv-admm,tgv-admm,tv-reweighted-admm,tgv-reweighted-admm,wavelet-fista,"
@@ -34,9 +35,9 @@ def parse_methods(
     Parameters
     ----------
     spec : str
-        Names: ``zero-filled``, ``sense-adjoint`` (multi-coil), ``REG-SOLVER`` (REG in
-        :data:`csmri.defaults.REGULARIZERS`, SOLVER in :data:`csmri.app.methods.SOLVERS`)
-        or a key of ``factories``.
+        Names: ``zero-filled``, ``sense-adjoint`` and ``grappa`` (multi-coil), ``REG-SOLVER``
+        (REG in :data:`csmri.defaults.REGULARIZERS`, SOLVER in
+        :data:`csmri.app.methods.SOLVERS`) or a key of ``factories``.
     lam : float or None
         Fixed lambda for every CS method; None takes ``default_lambda(reg)`` (a starting
         value that tuning may replace).
@@ -76,6 +77,10 @@ def parse_methods(
             methods.append(ZeroFilled())
         elif name == "sense-adjoint":
             methods.append(SenseAdjoint())
+        elif name == "grappa":
+            from csmri.app.grappa import Grappa
+
+            methods.append(Grappa())
         elif name in factories:
             methods.append(factories[name]())
         elif reg in REGULARIZERS and solver in SOLVERS:

@@ -53,10 +53,12 @@ def _best(rows: list[dict], names: set[str]) -> str:
 
 
 def method_family(method: ReconMethod) -> str | None:
-    """``"CS"``, ``"learned"`` (a network) or None (the linear baselines)."""
+    """``"CS"``, ``"learned"`` (a network) or None (the baselines: zero-filled, GRAPPA)."""
+    from csmri.app.grappa import Grappa
+
     if isinstance(method, CompressedSensing):
         return "CS"
-    return None if isinstance(method, ZeroFilled | SenseAdjoint) else "learned"
+    return None if isinstance(method, ZeroFilled | SenseAdjoint | Grappa) else "learned"
 
 
 def family_verdicts(
