@@ -75,3 +75,11 @@ def test_compare_footer_and_results_md_state_the_computed_verdict(tmp_path):
     assert "(2 s fully sampled /" in result.stdout
     md = (out / "results.md").read_text()
     assert "### Learned versus CS" in md and f"- 4x: {winner} beats" in md
+
+
+def test_one_slice_is_never_decided_whatever_the_margin():
+    from csmri.app.verdict import compare
+
+    one = compare([30.0], [20.0], paired=True)
+    assert one.margin == 10.0 and not one.decided and one.winner is None
+    assert compare([30.0, 31.0], [20.0, 20.5], paired=True).decided

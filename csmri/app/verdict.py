@@ -65,7 +65,12 @@ class Comparison:
 
     @property
     def decided(self) -> bool:
-        """Whether the margin exceeds the spread (and the resolution)."""
+        """Whether the margin exceeds the spread (and the resolution), on two or more items.
+
+        One item per group has no spread to judge a margin by: never decided.
+        """
+        if min(self.n_a, self.n_b) < 2:
+            return False
         return bool(abs(self.margin) > max(self.spread, self.resolution))
 
     @property

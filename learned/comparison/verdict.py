@@ -115,6 +115,9 @@ def _sentence(accel: float, c: Comparison) -> str:
                                                                            ("learned", c.a))
         lead = (f"{won[0]} ({won[1]}) beats {lost[0]} ({lost[1]}) by {abs(c.margin):.2f} dB "
                 f"PSNR (mean over {c.n_a} slices)")
+    if min(c.n_a, c.n_b) < 2:
+        return (f"{accel:g}x: {lead}; one slice has no spread to judge the margin by: "
+                "inconclusive at this scale.")
     relation = "exceeds" if c.decided else "does not exceed"
     outcome = "decided" if c.decided else "inconclusive at this scale"
     return (f"{accel:g}x: {lead}; the margin {relation} the spread over slices "
