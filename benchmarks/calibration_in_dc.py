@@ -7,6 +7,7 @@ ESPIRiT maps come from imaging + calibration lines either way; SENSE-TV and SENS
 (100 iterations, best of 4 lambdas) then see the calibration lines in the data term or not.
 Reference: RSS of the full data.  Results in ``RESULTS_calibration.md``.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +18,38 @@ from csmri.metrics import psnr
 from csmri.mri.baseline import rss_zero_filled
 from csmri.mri.coils import ensure_maps
 
-k = np.load(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "pulseq_brain16ch_kspace.npy")).astype(np.complex64)  # (1,16,128,128)
-ref = rss_zero_filled(k)
-W = k.shape[-1]
-for R, calib in ((3, 24), (4, 16)):
-    imaging = np.zeros(W, bool); imaging[::R] = True
-    cal = np.zeros(W, bool); c0 = W // 2 - calib // 2; cal[c0:c0 + calib] = True
-    both = imaging | cal
-    acq = Acquisition(k * both, both)
-    maps = ensure_maps(acq, "espirit")
-    for name, mask in (("calibration in the data term", both), ("imaging lines only", imaging)):
-        for reg in ("tv", "wavelet"):
-            best = max((psnr(ref, CompressedSensing(reg=reg, lam=lam, max_iter=100).run(
-                k * mask, np.broadcast_to(mask, k.shape[-2:]), maps).images), lam)
-                for lam in (0.0003, 0.001, 0.003, 0.01))
-            print(f"R={R} calib={calib} {reg:8s} {name:30s} {best[0]:.2f} (lam {best[1]})")
+SCAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "pulseq_brain16ch_kspace.npy"
+LAMBDAS = (0.0003, 0.001, 0.003, 0.01)
+
+
+def lines(width: int, step: int, calib: int) -> tuple[np.ndarray, np.ndarray]:
+    """Imaging columns (every ``step``-th) and the central block of calibration columns."""
+    imaging = np.zeros(width, bool)
+    imaging[::step] = True
+    block = np.zeros(width, bool)
+    first = width // 2 - calib // 2
+    block[first : first + calib] = True
+    return imaging, block
+
+
+def main() -> None:
+    """Print the best-lambda PSNR of each variant."""
+    kspace = np.load(SCAN).astype(np.complex64)  # (1, 16, 128, 128)
+    reference = rss_zero_filled(kspace)
+    for step, calib in ((3, 24), (4, 16)):
+        imaging, block = lines(kspace.shape[-1], step, calib)
+        both = imaging | block
+        maps = ensure_maps(Acquisition(kspace * both, both), "espirit")
+        for name, mask in (("calibration in the data term", both), ("imaging lines only", imaging)):
+            full = np.broadcast_to(mask, kspace.shape[-2:])
+            for reg in ("tv", "wavelet"):
+                best = max(
+                    (psnr(reference, CompressedSensing(reg=reg, lam=lam, max_iter=100)
+                          .run(kspace * mask, full, maps).images), lam)
+                    for lam in LAMBDAS
+                )
+                print(f"R={step} calib={calib} {reg:8s} {name:30s} {best[0]:.2f} (lam {best[1]})")
+
+
+if __name__ == "__main__":
+    main()
