@@ -242,3 +242,17 @@ def test_a_grappa_scan_with_separate_calibration_lines_reconstructs_end_to_end(t
         assert image.shape == (1, 48, 48)
         scores[method] = psnr(sim.reference, image / image.max() * sim.reference.max())
     assert scores["cs"] > scores["zero-filled"] + 2 and scores["grappa"] > scores["zero-filled"]
+
+
+def test_a_header_whose_recon_matrix_exceeds_its_encoded_matrix_is_refused(tmp_path, full):
+    from click.testing import CliRunner
+
+    from cli.main import csmri
+
+    lines = [(full[:, :, r], 8, r, 0, 0) for r in range(16)]
+    _write(tmp_path / "bad.h5", lines, recon=(32, 16, 1))
+    out = tmp_path / "out.h5"
+    result = CliRunner().invoke(csmri, ["solve", str(tmp_path / "bad.h5"), "-o", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    assert "header recon matrix 32x16 is larger than its encoded matrix 16x16" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -15,7 +15,12 @@ import numpy as np
 from csmri.acquisition import Acquisition, Header
 from csmri.errors import InputError
 from csmri.io.checks import MAX_MASK_ELEMENTS, check_size, first_line
-from csmri.io.validate import validate_kspace, validate_multicoil, validate_target
+from csmri.io.validate import (
+    check_header_matrices,
+    validate_kspace,
+    validate_multicoil,
+    validate_target,
+)
 from csmri.mri.matrix import header_matrix
 
 TARGET_KEYS = ("reconstruction_esc", "reconstruction_rss")
@@ -172,6 +177,7 @@ def read_fastmri(path: Path) -> Acquisition:
         raise InputError(f"not a readable HDF5 file ({first_line(error)})", path) from None
     target = next((arrays[k] for k in TARGET_KEYS if k in arrays), None)
     encoded, recon = header_matrices(xml) if xml is not None else (None, None)
+    check_header_matrices(encoded, recon, path)
     header = Header(encoded_matrix=encoded, recon_matrix=recon)
     if kspace.ndim != 4:
         kspace, mask, inferred = validate_kspace(kspace, arrays.get("mask"), path)

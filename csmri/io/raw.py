@@ -249,6 +249,10 @@ def assemble(
     d = _fit_axis({line.partition for line in lines}, int(matrix[2]) if is_3d else 1,
                   "partition", source)
     recon = facts.get("recon_matrix")
+    if recon is not None:  # a header that contradicts itself is refused, not trusted
+        from csmri.io.validate import check_header_matrices
+
+        check_header_matrices(tuple(matrix[:2]), tuple(recon[:2]), source)
     claimed = (int(matrix[0]), int(matrix[1]), int(matrix[2]) if is_3d else 1)
     if (h, w, d) != claimed:
         warnings.warn(

@@ -196,6 +196,31 @@ def check_maps(
         raise InputError("coil maps contain NaN or Inf", path)
     return np.ascontiguousarray(np.broadcast_to(maps, shape))
 
+def check_header_matrices(
+    encoded: tuple[int, ...] | None, recon: tuple[int, ...] | None, path: object = None
+) -> None:
+    """Refuse a header whose recon matrix is larger than its own encoded matrix.
+
+    Sizes that do not fit the *data* are the data's call (a warning, the data decide); a
+    header that contradicts *itself* cannot be used to crop anything.
+
+    Parameters
+    ----------
+    encoded, recon : tuple of int or None
+        ``(readout, phase)`` sizes from the header.
+    path : path-like, optional
+        File named in the error.
+    """
+    if encoded is None or recon is None:
+        return
+    if recon[0] > encoded[0] or recon[1] > encoded[1]:
+        raise InputError(
+            f"header recon matrix {recon[0]}x{recon[1]} is larger than its encoded matrix "
+            f"{encoded[0]}x{encoded[1]}",
+            path,
+        )
+
+
 def validate_target(
     target: np.ndarray | None, kspace: np.ndarray, path: object
 ) -> np.ndarray | None:
