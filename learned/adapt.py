@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from csmri.acquisition import Trajectory
 from csmri.errors import InputError, UsageError
 from learned.forward import unet_forward, unrolled_forward
 from learned.models.consistency import centre_block
@@ -328,8 +329,9 @@ def adapt_model(
         Trained network (not modified).
     kspace : ndarray of complex, shape (H, W) or (C, H, W)
         Measured k-space of one slice (values off the mask are ignored).
-    mask : ndarray of bool, shape (W,) or (H, W)
-        Sampled columns or locations.
+    mask : ndarray of bool, shape (W,) or (H, W), or Trajectory
+        Sampled columns or locations; or a radial/spiral trajectory, whose spokes are the
+        units that are split (unrolled network only, :class:`learned.noncartesian.SpokeScan`).
     config : AdaptConfig, optional
         Settings; the defaults when omitted.
     maps : ndarray of complex, shape (C, H, W), optional
@@ -353,23 +355,37 @@ def adapt_model(
     """
     config = (config or AdaptConfig()).validate()
     device = torch.device(device)
-    mask = np.asarray(mask).astype(bool)
+    sampling = mask if isinstance(mask, Trajectory) else None
     kspace = np.asarray(kspace)
-    _check_inputs(kspace, mask, maps)
+    if sampling is None:
+        mask = np.asarray(mask).astype(bool)
+        _check_inputs(kspace, mask, maps)
+    else:  # radial/spiral: the units are the spokes (interleaves), all measured
+        mask = np.ones(sampling.samples[-1], dtype=bool)
     start = time.perf_counter()
     net = copy.deepcopy(model).to(device)
     result = AdaptResult(model=net)
     if config.steps == 0:
         return result
     rng = np.random.default_rng(config.seed)
-    centre, holdout = holdout_set(mask, config.holdout_fraction, rng)
+    if sampling is None:
+        centre, holdout = holdout_set(mask, config.holdout_fraction, rng)
+    else:  # every spoke crosses the centre: no centre set, the same seeded draws
+        if mask.sum() < 3:
+            raise InputError(f"adaptation needs at least 3 spokes, got {int(mask.sum())}")
+        centre, holdout = np.zeros_like(mask), draw_subset(mask, config.holdout_fraction, rng)
     pool = mask & ~holdout
     y = _tensor(kspace, device)
     if maps is not None:
         maps = _tensor(maps, device)
     net.eval()  # frozen normalisation statistics (BatchNorm); gradients still flow
     net.requires_grad_(True)
-    scan = ScanModel(net, y, centre, maps)
+    if sampling is None:
+        scan = ScanModel(net, y, centre, maps)
+    else:
+        from learned.noncartesian import SpokeScan
+
+        scan = SpokeScan(net, y, sampling, maps)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
 
     def check(step: int) -> float:

@@ -21,7 +21,7 @@ from csmri.app.methods import MethodResult
 from csmri.errors import UsageError
 from csmri.mri.baseline import rss_zero_filled
 from csmri.mri.fft import fft2c
-from learned.adapt import AdaptConfig, check_steps, reconstruct_adapted
+from learned.adapt import AdaptConfig, adapt_model, check_steps, reconstruct_adapted
 from learned.data.manifest import leak_warning, leaked_slices
 from learned.infer import load_shipped_model, reconstruct, reconstruct_unrolled
 from learned.models.checkpoint import load_model
@@ -149,13 +149,25 @@ class UnetMethod:
         self, kspace: np.ndarray, sampling: Trajectory, maps: np.ndarray | None
     ) -> MethodResult:
         """Radial/spiral k-space: :mod:`learned.noncartesian` (no adaptation there yet)."""
-        if self.adapt_steps:
-            raise UsageError(f"{self.name}: test-time adaptation of non-Cartesian data is "
-                             "not built yet")
+        if self.adapt_steps and self.kind != "unrolled":
+            raise UsageError(f"{self.name}: on non-Cartesian data only the unrolled network "
+                             "adapts (the U-Net sees no k-space there)")
         from learned.noncartesian import unrolled_noncartesian
 
         start = time.perf_counter()
-        if self.kind == "unrolled":
+        steps = [1] * len(kspace)
+        if self.kind == "unrolled" and self.adapt_steps:  # split the spokes, as SSDU
+            device = torch.device(self.device)
+            config = AdaptConfig(steps=self.adapt_steps, seed=self.adapt_seed)
+            images, steps = np.empty((len(kspace), *sampling.matrix), np.float32), []
+            for index in range(len(kspace)):
+                coils = None if maps is None else maps[index]
+                result = adapt_model(self.model, kspace[index], sampling, config, coils, device)
+                images[index] = unrolled_noncartesian(
+                    kspace[index : index + 1], sampling, result.model, device,
+                    None if maps is None else maps[index : index + 1])[0]
+                steps.append(result.steps_run)
+        elif self.kind == "unrolled":
             device = torch.device(self.device)
             images = unrolled_noncartesian(kspace, sampling, self.model.to(device), device, maps)
         else:  # the U-Net on the gridding image, as on the RSS image: no data consistency
@@ -165,8 +177,7 @@ class UnetMethod:
             full = np.ones(image.shape[-1], dtype=bool)
             images = reconstruct(fft2c(image.astype(np.complex64)), full, model=self.model,
                                  device=self.device, data_consistency_mode="none")
-        return MethodResult(np.asarray(images, np.float32), time.perf_counter() - start,
-                            [1] * len(images))
+        return MethodResult(np.asarray(images, np.float32), time.perf_counter() - start, steps)
 
     def _reconstruct(
         self, kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None

@@ -101,3 +101,55 @@ def unrolled_noncartesian(
     finally:
         net.train(was_training)
     return out
+
+
+class SpokeScan:
+    """One radial/spiral slice for test-time adaptation, restricted to any set of spokes.
+
+    The unrolled network and its NUFFT operator on the spokes (or interleaves) given, the
+    last sample axis.
+
+    The counterpart of :class:`learned.adapt.ScanModel` for trajectories: the measured
+    units are the spokes; none is a "centre" (every spoke crosses it).  The loss is the
+    density-weighted relative k-space error on the target spokes,
+    ``||D^(1/2) P_L (A x - y)||^2 / ||D^(1/2) P_L y||^2``.
+
+    Parameters
+    ----------
+    net : UnrolledNet
+        The network (being adapted).
+    kspace : complex Tensor, shape (*samples) or (C, *samples)
+        One slice's samples.
+    sampling : Trajectory
+        Coordinates, matrix and density weights.
+    maps : complex Tensor, shape (C, H, W), optional
+        Coil maps (SENSE-NUFFT).
+    """
+
+    def __init__(self, net: UnrolledNet, kspace: torch.Tensor, sampling: Trajectory,
+                 maps: torch.Tensor | None = None) -> None:
+        from csmri.linop import NUFFT, SenseNUFFT
+
+        if not isinstance(net, UnrolledNet):
+            raise TypeError("non-Cartesian test-time adaptation adapts the unrolled network")
+        self.net, self.kspace = net, kspace
+        nufft = NUFFT(sampling.coords, sampling.matrix, toeplitz=False)
+        self.op = nufft if maps is None else SenseNUFFT(maps, nufft)
+        self.root = np.sqrt(weights_of(sampling))
+
+    def _weights(self, units: np.ndarray) -> np.ndarray:
+        return self.root * np.asarray(units, np.float64)  # spokes on the last sample axis
+
+    def image(self, units: np.ndarray) -> torch.Tensor:
+        """The network's complex image ``(H, W)`` from the samples of the given spokes."""
+        weighted = _SampleWeights(self.op, self._weights(units))
+        y = self.kspace * weighted._w(self.kspace)
+        return self.net.image(y[None], weighted)[0]
+
+    def error(self, inputs: np.ndarray, targets: np.ndarray) -> torch.Tensor:
+        """Relative, density-weighted k-space error on ``targets`` of the image from ``inputs``."""
+        weights = torch.as_tensor(self._weights(targets), dtype=torch.float32,
+                                  device=self.kspace.device)
+        residual = (self.op.forward(self.image(inputs)[None])[0] - self.kspace) * weights
+        wanted = self.kspace * weights
+        return residual.abs().square().sum() / wanted.abs().square().sum().clamp_min(1e-30)

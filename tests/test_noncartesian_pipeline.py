@@ -77,3 +77,24 @@ def test_tgv_and_reweighted_tgv_run_on_radial_data_through_the_general_solver():
     for reg in ("tgv", "tgv-reweighted"):
         result = CompressedSensing(reg=reg, lam=0.003, max_iter=30).run(kspace, sampling)
         assert psnr(acq.reference, result.images) > zero + 3 and result.iterations == [30]
+
+
+def test_the_unrolled_network_adapts_to_radial_data_by_splitting_spokes():
+    """Test-time adaptation on a trajectory: spokes are the units split into input, loss and
+    held-out sets; the unrolled network adapts, the U-Net refuses with one line."""
+    from csmri.errors import UsageError
+    from learned.adapt import AdaptConfig, adapt_model
+    from learned.method import UnetMethod, UnrolledMethod
+
+    acq = simulate_noncartesian(shepp_logan(32)[None], "golden", 3, seed=0, noise=0.005)
+    kspace, sampling, _ = acq.solver_inputs()
+    method = UnrolledMethod.load(None, "cpu")
+    result = adapt_model(method.model, kspace[0], sampling, AdaptConfig(steps=4, check_every=2))
+    assert result.steps_run == 4 and len(result.checks) == 3
+    assert all(np.isfinite(value) for _, value in result.checks)
+    for (_, before), (_, after) in zip(result.checks, result.checks[1:]):
+        assert after < before * 1.5  # the held-out k-space error does not blow up
+    adapted = method.adapted(2).run(kspace, sampling)
+    assert adapted.iterations == [2] and adapted.images.shape == (1, 32, 32)
+    with pytest.raises(UsageError, match="only the unrolled network adapts"):
+        UnetMethod.load(None, "cpu").adapted(2).run(kspace, sampling)
