@@ -1,19 +1,13 @@
-"""ISMRMRD/MRD raw data (``.h5``) -> Cartesian 2-D multi-coil k-space.
+"""ISMRMRD/MRD raw data (``.h5``): :func:`read_ismrmrd_raw` and :func:`write_ismrmrd`.
 
-Each imaging acquisition is one readout line of all coils.  Lines are placed by
-``idx.kspace_encode_step_1`` relative to the header's encoding-limit centre
-(row ``W // 2`` of the encoded matrix) and slices by ``idx.slice``; the
-readout's ``center_sample`` goes to column ``H // 2`` (asymmetric echoes are
-zero-filled).  Noise, navigator, calibration-only and phase-correction lines
-are skipped; repeated lines (averages) are averaged; several contrasts,
-repetitions, cardiac phases or sets are refused.  The layout matches
-fastMRI: ``(S, C, H, W)`` with ``H`` the readout and ``W`` the phase encoding.
-Non-Cartesian trajectories and 3-D encodings are refused.
-
-:func:`read_ismrmrd_raw` reads the same files more fully, into
-:class:`csmri.io.raw.RawScan`: calibration lines (on their own and with the
-image), the noise scan, partial-Fourier fractions, 3-D encodings and the
-header facts, trusting the data (with a warning) where the header contradicts them.
+:func:`read_ismrmrd_raw` reads a Cartesian file into :class:`csmri.io.raw.RawScan`: the
+imaging lines (placed by ``idx.kspace_encode_step_1`` and ``idx.slice``, readouts by their
+``center_sample``), calibration lines (on their own and with the image), the noise scan,
+partial-Fourier fractions, 3-D encodings and the header facts, trusting the data (with a
+warning) where the header contradicts them.  Repeated lines (averages) are averaged; several
+contrasts, repetitions, cardiac phases or sets, and non-Cartesian trajectories, are refused.
+:func:`csmri.io.read_acquisition` turns the scan into an Acquisition
+(:func:`csmri.io.raw_convert.scan_to_acquisition`).
 """
 
 from __future__ import annotations
@@ -22,21 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.acquisition import Acquisition, Header
 from csmri.errors import InputError
 from csmri.extras import require
 from csmri.io.raw import RawScan, ReadoutLine, assemble, place_lines, stack_noise
-from csmri.io.validate import validate_multicoil
-
-_SKIP_FLAGS = (
-    "ACQ_IS_NOISE_MEASUREMENT",
-    "ACQ_IS_NAVIGATION_DATA",
-    "ACQ_IS_PHASECORR_DATA",
-    "ACQ_IS_PARALLEL_CALIBRATION",
-    "ACQ_IS_DUMMYSCAN_DATA",
-    "ACQ_IS_RTFEEDBACK_DATA",
-    "ACQ_IS_HPFEEDBACK_DATA",
-)
 
 
 def _read(path: Path) -> tuple:
@@ -59,86 +41,6 @@ def _read(path: Path) -> tuple:
             f"not a readable ISMRMRD file ({text[0] if text else type(error).__name__})", path
         ) from None
     return header, acquisitions
-
-
-def read_ismrmrd(path: str | Path) -> Acquisition:
-    """Read a Cartesian 2-D ISMRMRD file into an :class:`csmri.acquisition.Acquisition`.
-
-    Parameters
-    ----------
-    path : str or Path
-        ISMRMRD ``.h5`` with a ``dataset`` group (XML header and acquisitions).
-
-    Returns
-    -------
-    Acquisition
-        k-space ``(S, C, H, W)``, the sampled mask, and the header's matrix sizes (also in
-        ``attrs``: ``encoded_matrix``, ``recon_matrix``).
-    """
-    ismrmrd = require("ismrmrd", "mrd", "reading ISMRMRD/MRD raw data")
-
-    path = Path(path)
-    header, acquisitions = _read(path)
-    encoding = header.encoding[0]
-    trajectory = getattr(encoding.trajectory, "value", str(encoding.trajectory))
-    if str(trajectory).lower() != "cartesian":
-        raise InputError(
-            f"{trajectory} trajectory: only Cartesian ISMRMRD data can be reconstructed", path
-        )
-    h, w, depth = (
-        encoding.encodedSpace.matrixSize.x,
-        encoding.encodedSpace.matrixSize.y,
-        encoding.encodedSpace.matrixSize.z,
-    )
-    if depth > 1:
-        raise InputError(f"3-D encoding (matrix z = {depth}): only 2-D slices are supported", path)
-    limits = encoding.encodingLimits
-    step1 = limits.kspace_encoding_step_1
-    centre = step1.center if step1 is not None and step1.center is not None else w // 2
-    slices = limits.slice.maximum + 1 if limits.slice is not None else 1
-    skip = 0
-    for name in _SKIP_FLAGS:
-        skip |= 1 << (getattr(ismrmrd, name) - 1)
-    lines = [a for a in acquisitions if not (a.flags & skip)]
-    if not lines:
-        raise InputError("no imaging acquisitions (only noise or calibration lines)", path)
-    coils = {a.active_channels for a in lines}
-    if len(coils) != 1:
-        raise InputError(f"coil counts differ between acquisitions: {sorted(coils)}", path)
-    n_coils = coils.pop()
-    for counter in ("contrast", "repetition", "phase", "set"):
-        values = {getattr(a.idx, counter) for a in lines}
-        if len(values) > 1:
-            raise InputError(
-                f"{len(values)} different {counter} indices: only one image per slice is "
-                "supported (extract one first)",
-                path,
-            )
-    kspace = np.zeros((slices, n_coils, h, w), dtype=np.complex128)
-    counts = np.zeros((slices, w), dtype=np.int64)
-    for acq in lines:
-        if acq.trajectory_dimensions > 0 and np.any(acq.traj != 0):
-            raise InputError("acquisitions carry a non-Cartesian trajectory; refused", path)
-        n = acq.number_of_samples
-        start = h // 2 - acq.center_sample
-        row = acq.idx.kspace_encode_step_1 - centre + w // 2
-        s = acq.idx.slice
-        if start < 0 or start + n > h or not 0 <= row < w or not 0 <= s < slices:
-            raise InputError(
-                f"header contradicts data: a readout of {n} samples (centre "
-                f"{acq.center_sample}) at line {acq.idx.kspace_encode_step_1}, slice {s} "
-                f"does not fit the encoded matrix {h}x{w} with {slices} slices",
-                path,
-            )
-        kspace[s, :, start : start + n, row] += acq.data
-        counts[s, row] += 1
-    kspace /= np.maximum(counts, 1)[:, None, None, :]
-    recon = encoding.reconSpace.matrixSize
-    kspace, mask, _, inferred = validate_multicoil(kspace.astype(np.complex64), None, None, path)
-    attrs = {"encoded_matrix": [h, w], "recon_matrix": [recon.x, recon.y], "format": "ismrmrd"}
-    header = Header(encoded_matrix=(h, w), recon_matrix=(int(recon.x), int(recon.y)))
-    return Acquisition(kspace, mask, header=header, source=path, attrs=attrs,
-                       mask_inferred=inferred)
 
 
 _IGNORED_FLAGS = (
