@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from csmri.mri.matrix import center_crop  # fastMRI's rule, the one definition
+
 
 def _as_volume(array: np.ndarray) -> np.ndarray:
     array = np.asarray(array, dtype=np.float64)
@@ -28,29 +30,6 @@ def _same_shape_volumes(target: np.ndarray, recon: np.ndarray) -> tuple[np.ndarr
     if target.shape != recon.shape:
         raise ValueError(f"target {target.shape} and reconstruction {recon.shape} differ in shape")
     return target, recon
-
-
-def center_crop(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Crop the last two axes to ``shape`` about the centre (fastMRI's rule).
-
-    Parameters
-    ----------
-    images : ndarray, shape (..., H, W)
-        Images to crop.
-    shape : tuple of int
-        Target ``(h, w)`` with ``h <= H`` and ``w <= W``.
-
-    Returns
-    -------
-    ndarray, shape (..., h, w)
-        The centred crop.
-    """
-    h, w = shape
-    height, width = images.shape[-2:]
-    if h > height or w > width:
-        raise ValueError(f"cannot crop {height}x{width} images to {h}x{w}")
-    top, left = (height - h) // 2, (width - w) // 2
-    return images[..., top : top + h, left : left + w]
 
 
 def nmse(target: np.ndarray, recon: np.ndarray) -> float:
