@@ -5,8 +5,12 @@
 #
 # Same data as scripts/train_shipped_model.sh: ONLY the MNI152 2009a template of the
 # nilearn 0.14.1 wheel, 40 % real T1 slices and 60 % SynthSeg-style synthetic brains;
-# no Colin27 (the held-out test subject).  Single-coil simulation, 128 x 128 windows
-# simulated as whole fields of view, one random column mask per step (4x or 8x).
+# no Colin27 (the held-out test subject), no real scan (the shared in-vivo scans are for
+# validation only).  Multi-coil simulation (learned/data/multicoil.py): 1, 2, 4 or 8 coils
+# per step from randomised arrays, random zoom and placement in a 128 x 128 field of view,
+# smooth B1+ bias and phase, correlated unequal coil noise; one random column mask per
+# step (4x or 8x).  MoDL data consistency (4 CG iterations per cascade), so the one model
+# serves single-coil data (one coil) and SENSE data with any number of coils.
 # Environment: PYTHON (default .venv/bin/python), RUN_DIR (default build/shipped_unrolled),
 # THREADS (torch threads, default 2), RESUME=1 to continue an interrupted run.
 set -euo pipefail
@@ -36,6 +40,10 @@ config = TrainConfig(
     data=["mni152"],
     synth=0.6,
     model="unrolled",
+    unrolled_dc="cg",
+    cg_iters=4,
+    coils=(1, 2, 4, 8),
+    loss="ssim-l1",
     cascades=5,
     chans=8,
     depth=3,
@@ -43,13 +51,13 @@ config = TrainConfig(
     output=str(run / "unrolled_small.safetensors"),
     accelerations=(4.0, 8.0),
     center_fractions=(0.08, 0.04),
-    epochs=40,
-    steps_per_epoch=140,
+    epochs=int(os.environ.get("EPOCHS", "25")),
+    steps_per_epoch=100,
     batch_size=4,
     patch=128,
     optimizer="adam",
     lr=1e-3,
-    noise=0.005,
+    noise=0.008,
     phase=True,
     seed=0,
     val_fraction=0.1,

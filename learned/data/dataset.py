@@ -500,6 +500,7 @@ class ValidationItem:
     mask: np.ndarray
     target: np.ndarray
     acceleration: float
+    maps: np.ndarray | None = None
 
 
 def validation_items(

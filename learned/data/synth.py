@@ -101,7 +101,7 @@ def mni152_path(kind: str = "t1") -> Path:
     return mni152_dir() / MNI152_FILES[kind]
 
 
-def _smooth_field(shape: tuple[int, int], grid: int, rng: np.random.Generator) -> np.ndarray:
+def smooth_field(shape: tuple[int, int], grid: int, rng: np.random.Generator) -> np.ndarray:
     """Zero-mean unit-sd random field, smooth on the scale ``shape / grid``."""
     coarse = rng.standard_normal((grid, grid))
     field = ndimage.zoom(coarse, (shape[0] / grid, shape[1] / grid), order=3, mode="nearest")
@@ -197,8 +197,8 @@ def deform(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     coords = np.einsum("ij,jhw->ihw", matrix, np.stack([yy, xx]))
     grid = int(rng.integers(4, 9))
     sd = rng.uniform(0, 4)
-    coords[0] += h / 2 + sd * _smooth_field((h, w), grid, rng)
-    coords[1] += w / 2 + sd * _smooth_field((h, w), grid, rng)
+    coords[0] += h / 2 + sd * smooth_field((h, w), grid, rng)
+    coords[1] += w / 2 + sd * smooth_field((h, w), grid, rng)
     fill = [0.0] * (len(maps) - 1) + [40.0]  # outside the field: far from the brain
     return np.stack([ndimage.map_coordinates(m, coords, order=1, mode="constant", cval=c)
                      for m, c in zip(maps, fill, strict=True)])
@@ -228,7 +228,7 @@ def render(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     contrast = list(CONTRASTS)[int(rng.integers(len(CONTRASTS)))]
     image = np.zeros(shape, np.float32)
     for k, (lo, hi) in enumerate(CONTRASTS[contrast]):
-        texture = 1 + rng.uniform(0, 0.15) * _smooth_field(shape, int(rng.integers(4, 16)), rng)
+        texture = 1 + rng.uniform(0, 0.15) * smooth_field(shape, int(rng.integers(4, 16)), rng)
         image += maps[k] * rng.uniform(lo, hi) * texture
     distance = maps[3]
     csf_out = rng.uniform(1, 4)
@@ -237,7 +237,7 @@ def render(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     csf_mean = rng.uniform(*CONTRASTS[contrast][0])
     image += _shell(distance, 0.5, csf_out) * csf_mean
     image += _shell(distance, csf_out, skull) * rng.uniform(0.0, 0.15)
-    texture = 1 + rng.uniform(0, 0.2) * _smooth_field(shape, int(rng.integers(8, 24)), rng)
+    texture = 1 + rng.uniform(0, 0.2) * smooth_field(shape, int(rng.integers(8, 24)), rng)
     image += _shell(distance, skull, scalp) * rng.uniform(0.3, 1.0) * texture
     if rng.random() < 0.5:  # thick-slice / low resolution along a random direction
         sigma = rng.uniform(0.5, 2.5)
@@ -245,7 +245,7 @@ def render(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         rotated = ndimage.rotate(image, angle, reshape=False, order=1)
         rotated = ndimage.gaussian_filter1d(rotated, sigma, axis=0)
         image = ndimage.rotate(rotated, -angle, reshape=False, order=1)
-    image = np.clip(image, 0, None) * np.exp(rng.uniform(0, 0.3) * _smooth_field(shape, 4, rng))
+    image = np.clip(image, 0, None) * np.exp(rng.uniform(0, 0.3) * smooth_field(shape, 4, rng))
     peak = float(image.max())
     if peak <= 0:
         return image.astype(np.float32)

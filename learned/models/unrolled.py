@@ -14,6 +14,15 @@ E2E-VarNet, the state is the SENSE-combined image rather than per-coil k-space, 
 coil maps are given (e.g. ESPIRiT) instead of estimated by a network.  The output is
 ``|x_K|``; ``x_0 = A^H y``.
 
+MoDL data consistency (``dc="cg"``, Aggarwal, Mani and Jacob 2019): each cascade first
+denoises, ``z_t = x_t - U_t(x_t)``, then solves the proximal problem
+``x_{t+1} = argmin_x ||A x - y||^2 + mu_t ||x - z_t||^2``, i.e.
+``(A^H A + mu_t I) x = A^H y + mu_t z_t``, with a fixed number of conjugate-gradient
+iterations started at ``z_t`` and differentiated through.  A gradient step undoes little
+of the coil aliasing of multi-coil data per cascade; CG solves the SENSE problem of each
+cascade (for one coil, ``A^H A`` has two eigenvalues and CG is exact after two
+iterations), so the output is data consistent and the same weights serve any coil count.
+
 Phase reference (``phase_ref``, on by default): MR images carry a smooth phase that
 changes from scan to scan, and a small network spends its capacity learning to be
 equivariant to it.  Each cascade therefore sees ``x e^{-i phi}`` and its update is turned
@@ -49,18 +58,26 @@ class UnrolledConfig:
         Pooling levels of each U-Net.
     norm : {"group", "instance", "batch", "layer", "none"}
         Normalisation layer (see :func:`learned.models.unet.make_norm`).
-    eta : float
-        Initial data-consistency weight of every cascade.
+    eta : float, optional
+        Initial data-consistency weight of every cascade: the gradient step ``eta_t``, or
+        MoDL's ``mu_t``.  Default 1.0 for ``"gradient"``, 0.1 for ``"cg"``.
     phase_ref : bool
         Turn each cascade's input by the low-resolution phase of ``x_0`` (module docstring).
+    dc : {"gradient", "cg"}
+        Data consistency: E2E-VarNet's gradient step, or MoDL's proximal step solved by
+        ``cg_iters`` conjugate-gradient iterations (module docstring).
+    cg_iters : int
+        Conjugate-gradient iterations per cascade (``dc="cg"``).
     """
 
     cascades: int = 5
     chans: int = 8
     depth: int = 3
     norm: str = "group"
-    eta: float = 1.0
+    eta: float | None = None
     phase_ref: bool = True
+    dc: str = "gradient"
+    cg_iters: int = 6
 
     def validate(self) -> UnrolledConfig:
         """Check the values; return ``self``.
@@ -78,6 +95,12 @@ class UnrolledConfig:
             raise ValueError(f"chans must lie in [1, 256], got {self.chans}")
         if not 1 <= self.depth <= 6:
             raise ValueError(f"depth must lie in [1, 6], got {self.depth}")
+        if self.dc not in DC_KINDS:
+            raise ValueError(f"dc must be one of {', '.join(DC_KINDS)}, got {self.dc!r}")
+        if not 1 <= self.cg_iters <= 50:
+            raise ValueError(f"cg_iters must lie in [1, 50], got {self.cg_iters}")
+        if self.eta is None:
+            self.eta = 0.1 if self.dc == "cg" else 1.0
         if not math.isfinite(self.eta):
             raise ValueError(f"eta must be finite, got {self.eta}")
         return self
@@ -92,6 +115,11 @@ class UnrolledConfig:
         """
         return asdict(self)
 
+
+DC_KINDS = ("gradient", "cg")
+MU_FLOOR = 1e-3
+"""Smallest MoDL weight ``mu_t`` (keeps the CG system well conditioned where ``A`` is
+rank-deficient, e.g. off the mask of a single coil)."""
 
 PHASE_LOWPASS = 0.02
 """Standard deviation of the phase reference's Gaussian k-space window, as a fraction of
@@ -126,6 +154,50 @@ def phase_reference(image: torch.Tensor, width: float = PHASE_LOWPASS) -> torch.
         tiny = modulus.flatten(-2).amax(-1)[..., None, None] * 1e-6
         unit = torch.where(modulus > tiny, low / modulus.clamp_min(1e-30), torch.ones_like(low))
     return unit
+
+
+def conjugate_gradient(op: Any, rhs: torch.Tensor, mu: torch.Tensor, start: torch.Tensor,
+                       iters: int) -> torch.Tensor:
+    """``iters`` CG iterations on ``(A^H A + mu I) x = rhs`` per slice, from ``start``.
+
+    Differentiable (autograd runs through the iterations).  A slice whose residual is
+    exactly zero stays where it is (zero step, no NaN).
+
+    Parameters
+    ----------
+    op : csmri.linop.LinearOperator
+        ``A``, with ``normal`` = ``A^H A``.
+    rhs : complex Tensor, shape (B, H, W)
+        Right-hand side.
+    mu : Tensor
+        Positive scalar.
+    start : complex Tensor, shape (B, H, W)
+        Initial iterate.
+    iters : int
+        Iterations.
+
+    Returns
+    -------
+    complex Tensor, shape (B, H, W)
+        The iterate.
+    """
+
+    def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a.conj() * b).real.sum(dim=(-2, -1), keepdim=True)
+
+    tiny = torch.finfo(rhs.real.dtype).tiny
+    x = start
+    r = rhs - (op.normal(x) + mu * x)
+    p, rs = r, inner(r, r)
+    for _ in range(iters):
+        ap = op.normal(p) + mu * p
+        alpha = rs / inner(p, ap).clamp_min(tiny)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rs_next = inner(r, r)
+        p = r + (rs_next / rs.clamp_min(tiny)) * p
+        rs = rs_next
+    return x
 
 
 class ComplexUnet(nn.Module):
@@ -219,10 +291,28 @@ class UnrolledNet(nn.Module):
         """
         x = op.adjoint(kspace)
         turn = phase_reference(x) if self.config.phase_ref else None
+        if self.config.dc == "cg":
+            return self._modl(x, kspace, op, turn)
         for t, net in enumerate(self.nets):
             update = net(x) if turn is None else net(x * turn.conj()) * turn
             x = self.data_consistency(x, kspace, op, t) - update
         return x
+
+    def _modl(self, x: torch.Tensor, kspace: torch.Tensor, op: Any,
+              turn: torch.Tensor | None) -> torch.Tensor:
+        """MoDL cascades ``x <- argmin ||A x - y||^2 + mu_t ||x - (x - U_t(x))||^2``.
+
+        Computed in units where ``max |A^H y| = 1`` per slice (the network is equivariant
+        to the scale; CG's stopping-free recursion is better conditioned there).
+        """
+        scale = x.abs().flatten(1).amax(1).clamp_min(1e-30)[:, None, None]
+        x, rhs = x / scale, op.adjoint(kspace) / scale
+        for t, net in enumerate(self.nets):
+            update = net(x) if turn is None else net(x * turn.conj()) * turn
+            mu = self.eta[t].abs().clamp_min(MU_FLOOR)
+            x = conjugate_gradient(op, rhs + mu * (x - update), mu, x - update,
+                                   self.config.cg_iters)
+        return x * scale
 
     def data_consistency(self, x: torch.Tensor, kspace: torch.Tensor, op: Any,
                          cascade: int) -> torch.Tensor:

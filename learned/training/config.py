@@ -11,7 +11,7 @@ from learned.models.unet import UNetConfig
 from learned.models.unrolled import UnrolledConfig
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
-LOSSES: tuple[str, ...] = ("l1", "ssim")
+LOSSES: tuple[str, ...] = ("l1", "ssim", "ssim-l1")
 
 
 @dataclass
@@ -41,10 +41,17 @@ class TrainConfig:
         (``chans``, ``depth`` and ``norm`` size each cascade's U-Net for ``unrolled``)
     cascades : int
         Cascades of the unrolled network.
+    unrolled_dc, cg_iters : str, int
+        The unrolled network's data consistency (``"gradient"`` or MoDL's ``"cg"``) and
+        its CG iterations (:class:`learned.models.unrolled.UnrolledConfig`).
+    coils : tuple of int
+        Simulate multi-coil examples with a coil count drawn from these per step (unrolled
+        network; :mod:`learned.data.multicoil`); empty: single-coil simulation.
     data_consistency : {"auto", "none", "hard", "hard-lowres"}
         Stored default for inference; ``"auto"`` picks the best on validation.
-    loss : {"l1", "ssim"}
-        Training loss (L1 on instance-normalised images, or 1 - SSIM).
+    loss : {"l1", "ssim", "ssim-l1"}
+        Training loss: L1 on instance-normalised images, 1 - SSIM, or
+        ``0.84 (1 - SSIM) + 0.16 L1`` (:func:`learned.training.losses.combined_loss`).
     patch : int
         Side of the square training patches cut from simulated full slices (0: full
         slices, which must then all have one shape).
@@ -90,6 +97,9 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     model: str = "unet"
     cascades: int = 5
+    unrolled_dc: str = "gradient"
+    cg_iters: int = 6
+    coils: tuple[int, ...] = ()
     norm: str = "group"
     chans: int = 8
     depth: int = 4
@@ -143,6 +153,10 @@ class TrainConfig:
             raise UsageError("val fraction must lie in [0, 1)")
         if not 0 <= self.synth <= 1:
             raise UsageError("synth fraction must lie in [0, 1]")
+        if self.coils and self.model != "unrolled":
+            raise UsageError("multi-coil simulation (--coils) trains the unrolled network")
+        if any(not 1 <= int(c) <= 64 for c in self.coils):
+            raise UsageError(f"coil counts must lie in [1, 64], got {tuple(self.coils)}")
         if self.patch and self.patch % 2**self.depth:
             raise UsageError(f"patch {self.patch} must be a multiple of 2**depth = {2**self.depth}")
         try:
@@ -222,7 +236,8 @@ class TrainConfig:
             Network settings.
         """
         if self.model == "unrolled":
-            return UnrolledConfig(self.cascades, self.chans, self.depth, self.norm)
+            return UnrolledConfig(self.cascades, self.chans, self.depth, self.norm,
+                                  dc=self.unrolled_dc, cg_iters=self.cg_iters)
         return self.unet_config()
 
 

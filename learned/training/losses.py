@@ -32,3 +32,35 @@ def ssim_loss(estimate: torch.Tensor, target: torch.Tensor, window: int = 7) -> 
     vxy = (mean(x * y) - ux * uy) * n / (n - 1)
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
     return 1 - s.mean()
+
+
+SSIM_WEIGHT = 0.84
+"""Weight of ``1 - SSIM`` in the ``ssim-l1`` loss (Zhao, Gallo, Frosio and Kautz 2017);
+the L1 term gets ``1 - SSIM_WEIGHT``."""
+
+
+def combined_loss(kind: str, estimate: torch.Tensor, target: torch.Tensor,
+                  scale: torch.Tensor) -> torch.Tensor:
+    """``l1``, ``ssim`` or ``ssim-l1`` of a batch.
+
+    Parameters
+    ----------
+    kind : {"l1", "ssim", "ssim-l1"}
+        Loss.
+    estimate, target : Tensor, shape (B, H, W)
+        Images.
+    scale : Tensor, shape (B,)
+        Per-image scale of the L1 term (the input's standard deviation, so the loss does
+        not depend on the data's units).
+
+    Returns
+    -------
+    Tensor
+        Scalar loss.
+    """
+    l1 = lambda: ((estimate - target).abs() / scale[:, None, None]).mean()  # noqa: E731
+    if kind == "l1":
+        return l1()
+    if kind == "ssim":
+        return ssim_loss(estimate, target)
+    return SSIM_WEIGHT * ssim_loss(estimate, target) + (1 - SSIM_WEIGHT) * l1()

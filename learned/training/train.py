@@ -37,9 +37,14 @@ from learned.models.unet import NormUnet, count_parameters
 from learned.models.unrolled import UnrolledNet
 from learned.training.config import TrainConfig, TrainResult
 from learned.training.distributed import Ranks, session
-from learned.training.losses import ssim_loss
+from learned.training.losses import combined_loss
 from learned.training.split import count_origins, split_slices, training_manifest
-from learned.training.unrolled import evaluate_unrolled, kspace_batch, unrolled_loss
+from learned.training.unrolled import (
+    coil_validation_items,
+    evaluate_unrolled,
+    kspace_batch,
+    unrolled_loss,
+)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,8 +104,9 @@ def compute_loss(
         Zero-filled images.
     targets : Tensor, shape (B, H, W)
         Clean magnitudes.
-    kind : {"l1", "ssim"}
-        L1 in the instance-normalised scale (absolute error over the input std), or 1 - SSIM.
+    kind : {"l1", "ssim", "ssim-l1"}
+        Loss (:func:`learned.training.losses.combined_loss`; L1 in the instance-normalised
+        scale, the absolute error over the input std).
 
     Returns
     -------
@@ -108,10 +114,8 @@ def compute_loss(
         Scalar loss.
     """
     output = model(inputs)
-    if kind == "ssim":
-        return ssim_loss(output, targets)
     _, _, std = getattr(model, "module", model).normalise(inputs)  # unwrap DDP
-    return ((output - targets).abs() / std[:, 0]).mean()
+    return combined_loss(kind, output, targets, std[:, 0].flatten())
 
 
 @contextlib.contextmanager
@@ -200,7 +204,12 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
         sim = SimulationConfig(
             tuple(config.accelerations), tuple(config.center_fractions), config.noise, config.phase
         )
-        val_items = validation_items([slices.images[i] for i in val_idx], sim, config.seed)
+        val_images = [slices.images[i] for i in val_idx]
+        if config.coils:
+            val_items = coil_validation_items(val_images, sim, config.seed,
+                                              tuple(config.coils), config.patch)
+        else:
+            val_items = validation_items(val_images, sim, config.seed)
 
         torch.manual_seed(config.seed)
         unrolled = config.model == "unrolled"
@@ -247,9 +256,12 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                 args = (slices.images, batch, sim, config.patch, config.seed, epoch, step,
                         synth, config.synth)
                 if unrolled:
-                    kspace, mask, targets = kspace_batch(*args, first=first)
+                    kspace, mask, targets, maps = kspace_batch(*args, first=first,
+                                                               coils=tuple(config.coils))
                     loss = unrolled_loss(net, torch.from_numpy(kspace).to(device), mask,
-                                         torch.from_numpy(targets).to(device), config.loss)
+                                         torch.from_numpy(targets).to(device), config.loss,
+                                         None if maps is None else
+                                         torch.from_numpy(maps).to(device))
                 else:
                     inputs, targets = training_batch(*args, first=first)
                     inputs_t = torch.from_numpy(inputs).to(device).contiguous(

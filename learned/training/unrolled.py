@@ -20,9 +20,10 @@ from learned.data.dataset import (
     draw_example,
     simulate_one,
 )
+from learned.data.multicoil import simulate_coils
 from learned.data.synth import Synthesizer
 from learned.models.unrolled import UnrolledNet
-from learned.training.losses import ssim_loss
+from learned.training.losses import combined_loss
 
 
 def cartesian(mask: np.ndarray | torch.Tensor):
@@ -55,8 +56,9 @@ def kspace_batch(
     synth_fraction: float = 0.0,
     *,
     first: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A freshly simulated single-coil k-space batch sharing one mask.
+    coils: tuple[int, ...] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A freshly simulated k-space batch sharing one mask (single- or multi-coil).
 
     Parameters
     ----------
@@ -78,26 +80,39 @@ def kspace_batch(
     first : int
         Position of ``indices[0]`` in the global batch (a data-parallel shard draws the
         examples the whole batch would).
+    coils : tuple of int
+        Coil counts to draw from, one per step (empty: the single-coil simulation).  Each
+        multi-coil example gets a random array, placement, bias and coil noise
+        (:func:`learned.data.multicoil.simulate_coils`).
 
     Returns
     -------
-    kspace : ndarray of complex64, shape (B, patch, patch)
+    kspace : ndarray of complex64, shape (B, patch, patch) or (B, C, patch, patch)
         Masked noisy k-space.
     mask : ndarray of bool, shape (patch,)
         Sampled columns.
     targets : ndarray of float32, shape (B, patch, patch)
         Clean magnitudes.
+    maps : ndarray of complex64, shape (B, C, patch, patch), or None
+        The true coil maps (multi-coil).
     """
     step_rng = np.random.default_rng([seed, epoch, step])
     which = int(step_rng.integers(len(sim.accelerations)))
     mask_seed = int(step_rng.integers(2**31))
-    kspace, targets = [], []
+    kspace, targets, maps = [], [], []
     mask = make_mask("random", patch, sim.center_fractions[which], sim.accelerations[which],
                      mask_seed).mask
+    count = int(coils[int(step_rng.integers(len(coils)))]) if coils else 0
     for i, index in enumerate(indices):
         image, rng = draw_example(
             images, index, (seed, epoch, step, first + i), synth, synth_fraction
         )
+        if count:
+            example = simulate_coils(image, patch, count, mask, sim.noise, rng, sim.phase)
+            kspace.append(example.kspace)
+            targets.append(example.target)
+            maps.append(example.maps)
+            continue
         (window,) = crop_or_pad([image], patch, rng)
         noise = float(rng.uniform(0, 2 * sim.noise))
         _, k, _ = simulate_one(np.ascontiguousarray(window), rng, sim.accelerations[which],
@@ -105,12 +120,33 @@ def kspace_batch(
         kspace.append(k)
         targets.append(np.abs(window))
     return (np.stack(kspace).astype(np.complex64), mask,
-            np.stack(targets).astype(np.float32))
+            np.stack(targets).astype(np.float32), np.stack(maps) if maps else None)
+
+
+def operator(mask: np.ndarray, maps: np.ndarray | torch.Tensor | None = None):
+    """``Cartesian(mask)`` without maps, ``Sense(maps, mask)`` with them.
+
+    Parameters
+    ----------
+    mask : array, shape (W,)
+        Sampled columns.
+    maps : array, shape (B, C, H, W), optional
+        Coil maps.
+
+    Returns
+    -------
+    csmri.linop.LinearOperator
+        ``A``.
+    """
+    from csmri.linop import Sense
+
+    return cartesian(mask) if maps is None else Sense(maps, mask)
 
 
 def unrolled_loss(model: UnrolledNet, kspace: torch.Tensor, mask: np.ndarray,
-                  targets: torch.Tensor, kind: str) -> torch.Tensor:
-    """Loss of one batch: L1 relative to the zero-filled magnitude's sd, or 1 - SSIM.
+                  targets: torch.Tensor, kind: str,
+                  maps: torch.Tensor | None = None) -> torch.Tensor:
+    """Loss of one batch (:func:`learned.training.losses.combined_loss`).
 
     Parameters
     ----------
@@ -122,20 +158,21 @@ def unrolled_loss(model: UnrolledNet, kspace: torch.Tensor, mask: np.ndarray,
         Sampled columns.
     targets : Tensor, shape (B, H, W)
         Clean magnitudes.
-    kind : {"l1", "ssim"}
-        Loss.
+    kind : {"l1", "ssim", "ssim-l1"}
+        Loss; L1 is relative to the zero-filled magnitude's sd.
+    maps : complex Tensor, shape (B, C, H, W), optional
+        Coil maps of multi-coil k-space ``(B, C, H, W)``.
 
     Returns
     -------
     Tensor
         Scalar loss.
     """
-    op = cartesian(mask)
+    op = operator(mask, maps)
     output = model(kspace, op)
-    if kind == "ssim":
-        return ssim_loss(output, targets)
-    std = op.adjoint(kspace).abs().flatten(1).std(dim=1).clamp_min(1e-12)
-    return ((output - targets).abs() / std[:, None, None]).mean()
+    with torch.no_grad():
+        std = op.adjoint(kspace).abs().flatten(1).std(dim=1).clamp_min(1e-12)
+    return combined_loss(kind, output, targets, std)
 
 
 @torch.inference_mode()
@@ -163,7 +200,8 @@ def evaluate_unrolled(model: UnrolledNet, items: list[ValidationItem],
     rows = []
     for item in items:
         k = torch.as_tensor(item.kspace[None], dtype=torch.complex64, device=device)
-        op = cartesian(item.mask)
+        maps = None if item.maps is None else torch.as_tensor(item.maps[None], device=device)
+        op = operator(item.mask, maps)
         out = model(k, op)[0].float().cpu().numpy()
         zf = op.adjoint(k)[0].abs().cpu().numpy()
         rows.append((item.acceleration, psnr(item.target, out), ssim(item.target, out),
@@ -183,3 +221,39 @@ def evaluate_unrolled(model: UnrolledNet, items: list[ValidationItem],
             "zero_filled_psnr": float(sel[:, 3].mean()),
         }
     return result
+
+
+def coil_validation_items(images: list[np.ndarray], sim: SimulationConfig, seed: int,
+                          coils: tuple[int, ...], patch: int) -> list[ValidationItem]:
+    """Fixed multi-coil validation examples (accelerations and coil counts cycle).
+
+    Parameters
+    ----------
+    images : list of ndarray
+        Clean validation slices.
+    sim : SimulationConfig
+        Mask, noise and phase settings.
+    seed : int
+        Base seed; slice ``i`` uses ``seed + 1000003 * (i + 1)``.
+    coils : tuple of int
+        Coil counts.
+    patch : int
+        Field-of-view side.
+
+    Returns
+    -------
+    list of ValidationItem
+        One per slice, with its true maps.
+    """
+    items = []
+    for i, image in enumerate(images):
+        which = i % len(sim.accelerations)
+        item_seed = seed + 1000003 * (i + 1)
+        rng = np.random.default_rng(item_seed)
+        mask = make_mask("random", patch, sim.center_fractions[which], sim.accelerations[which],
+                         item_seed % 2**31).mask
+        example = simulate_coils(image, patch, int(coils[i % len(coils)]), mask, sim.noise,
+                                 rng, sim.phase)
+        items.append(ValidationItem(example.kspace, mask, example.target,
+                                    sim.accelerations[which], example.maps))
+    return items

@@ -1,0 +1,123 @@
+"""Multi-coil training examples simulated from one clean (or measured complex) slice.
+
+Per example (:func:`simulate_coils`), with the random arrays of
+:mod:`learned.data.coil_arrays`:
+
+1. random field-of-view placement: the slice is zoomed by 0.55-1.0 (a whole head, or a
+   part of it, in the field of view, at a coarser or finer pixel size) and a window of the
+   training size is cut at a random position (zero-padded where the slice is smaller);
+2. a smooth B1+ bias and, for a magnitude slice, a smooth random phase (a measured complex
+   slice keeps its own phase);
+3. a random receive array, coil images ``S_c x``, their k-space, correlated and unequal
+   coil noise at a random level, and the shared column mask.
+
+The target is the magnitude of ``x`` (bias included: a real reference carries it too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from csmri.mri.fft import fft2c
+from csmri.mri.simulate import smooth_phase
+from learned.data.coil_arrays import coil_noise, noise_covariance, random_array, transmit_field
+
+ZOOM_RANGE = (0.55, 1.0)
+
+
+@dataclass(frozen=True)
+class CoilExample:
+    """One simulated multi-coil example.
+
+    Attributes
+    ----------
+    kspace : ndarray of complex64, shape (C, P, P)
+        Masked noisy coil k-space.
+    maps : ndarray of complex64, shape (C, P, P)
+        The true (RSS-normalised) sensitivities.
+    target : ndarray of float32, shape (P, P)
+        Clean magnitude.
+    """
+
+    kspace: np.ndarray
+    maps: np.ndarray
+    target: np.ndarray
+
+
+def place(image: np.ndarray, size: int, rng: np.random.Generator,
+          zoom: tuple[float, float] = ZOOM_RANGE) -> np.ndarray:
+    """Zoom a slice by a random factor and cut a random ``size x size`` window.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Slice (real or complex).
+    size : int
+        Window side.
+    rng : numpy.random.Generator
+        Random source.
+    zoom : tuple of float
+        Range of the zoom factor.
+
+    Returns
+    -------
+    ndarray, shape (size, size)
+        The window (complex64 for a complex slice, else float32).
+    """
+    factor = float(rng.uniform(*zoom))
+    parts = [image.real, image.imag] if np.iscomplexobj(image) else [image]
+    parts = [ndimage.zoom(np.asarray(p, np.float32), factor, order=1) for p in parts]
+    zoomed = parts[0] + 1j * parts[1] if len(parts) == 2 else parts[0]
+    h, w = zoomed.shape
+    ph, pw = max(size - h, 0), max(size - w, 0)
+    top = int(rng.integers(-ph, 1)) if ph else int(rng.integers(h - size + 1))
+    left = int(rng.integers(-pw, 1)) if pw else int(rng.integers(w - size + 1))
+    window = np.zeros((size, size), dtype=zoomed.dtype)
+    src_top, src_left = max(top, 0), max(left, 0)
+    dst_top, dst_left = max(-top, 0), max(-left, 0)
+    rows, cols = min(h - src_top, size - dst_top), min(w - src_left, size - dst_left)
+    window[dst_top : dst_top + rows, dst_left : dst_left + cols] = zoomed[
+        src_top : src_top + rows, src_left : src_left + cols]
+    return window.astype(np.complex64 if np.iscomplexobj(window) else np.float32)
+
+
+def simulate_coils(image: np.ndarray, size: int, coils: int, mask: np.ndarray, noise: float,
+                   rng: np.random.Generator, phase: bool = True) -> CoilExample:
+    """Simulate one multi-coil example (module docstring).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Clean magnitude, or a measured complex (coil-combined) slice.
+    size : int
+        Field-of-view side of the example.
+    coils : int
+        Number of receive coils.
+    mask : ndarray of bool, shape (size,)
+        Sampled columns.
+    noise : float
+        Mean noise sigma relative to the example's maximum; drawn in ``[0, 2 * noise]``.
+    rng : numpy.random.Generator
+        Random source.
+    phase : bool
+        Give a magnitude slice a smooth random phase.
+
+    Returns
+    -------
+    CoilExample
+        k-space, maps and target.
+    """
+    window = place(image, size, rng)
+    x = window.astype(np.complex64) * transmit_field(window.shape, rng)
+    if phase and not np.iscomplexobj(window):
+        x = x * np.exp(1j * smooth_phase(window.shape, rng)).astype(np.complex64)
+    maps = random_array(window.shape, coils, rng)
+    kspace = fft2c(maps * x[None])
+    sigma = float(rng.uniform(0, 2 * noise)) * float(np.abs(x).max())
+    if sigma > 0:
+        kspace = kspace + coil_noise(kspace.shape, noise_covariance(coils, rng), sigma, rng)
+    kspace = (kspace * mask).astype(np.complex64)
+    return CoilExample(kspace, maps, np.abs(x).astype(np.float32))
