@@ -12,6 +12,7 @@ from learned.models.unrolled import UnrolledConfig
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LOSSES: tuple[str, ...] = ("l1", "ssim", "ssim-l1")
+SUPERVISION: tuple[str, ...] = ("auto", "full", "ssdu")
 
 
 @dataclass
@@ -45,8 +46,18 @@ class TrainConfig:
         The unrolled network's data consistency (``"gradient"`` or MoDL's ``"cg"``) and
         its CG iterations (:class:`learned.models.unrolled.UnrolledConfig`).
     coils : tuple of int
-        Simulate multi-coil examples with a coil count drawn from these per step (unrolled
-        network; :mod:`learned.data.multicoil`); empty: single-coil simulation.
+        Image data: simulate multi-coil examples with a coil count drawn from these per
+        step (unrolled network; :mod:`learned.data.multicoil`); empty: single-coil
+        simulation.  k-space data: one count, to which every file is compressed (needed
+        when the files' coil counts differ).
+    supervision : {"auto", "full", "ssdu"}
+        k-space data (unrolled network): supervised on fully sampled data, or SSDU on
+        undersampled data (:mod:`learned.training.raw`); auto picks by the data.
+    ssdu_masks : int
+        SSDU splits per example and step (the multi-mask variant).
+    maps_cache : str or None
+        Folder caching the ESPIRiT maps of k-space training slices (default: beside the
+        output model, ``NAME.maps``).
     data_consistency : {"auto", "none", "hard", "hard-lowres"}
         Stored default for inference; ``"auto"`` picks the best on validation.
     loss : {"l1", "ssim", "ssim-l1"}
@@ -100,6 +111,9 @@ class TrainConfig:
     unrolled_dc: str = "gradient"
     cg_iters: int = 6
     coils: tuple[int, ...] = ()
+    supervision: str = "auto"
+    ssdu_masks: int = 2
+    maps_cache: str | None = None
     norm: str = "group"
     chans: int = 8
     depth: int = 4
@@ -157,6 +171,10 @@ class TrainConfig:
             raise UsageError("multi-coil simulation (--coils) trains the unrolled network")
         if any(not 1 <= int(c) <= 64 for c in self.coils):
             raise UsageError(f"coil counts must lie in [1, 64], got {tuple(self.coils)}")
+        if self.supervision not in SUPERVISION:
+            raise UsageError(f"supervision must be one of {', '.join(SUPERVISION)}")
+        if not 1 <= self.ssdu_masks <= 16:
+            raise UsageError(f"ssdu masks must lie in [1, 16], got {self.ssdu_masks}")
         if self.patch and self.patch % 2**self.depth:
             raise UsageError(f"patch {self.patch} must be a multiple of 2**depth = {2**self.depth}")
         try:

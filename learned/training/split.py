@@ -55,7 +55,7 @@ def split_slices(slices, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, s
 
 
 def training_manifest(slices, train_idx: np.ndarray, val_idx: np.ndarray, split: str,
-                      config: TrainConfig) -> dict:
+                      config: TrainConfig, hashes: list[str] | None = None) -> dict:
     """The manifest stored with the model (see :mod:`learned.data.manifest`).
 
     Parameters
@@ -68,6 +68,9 @@ def training_manifest(slices, train_idx: np.ndarray, val_idx: np.ndarray, split:
         Its description.
     config : TrainConfig
         Simulation, augmentation and synthesis settings.
+    hashes : list of str, optional
+        Leak-check hashes of the slices (default: :func:`slice_hash` of ``slices.images``;
+        lazy k-space slices give their own).
 
     Returns
     -------
@@ -111,8 +114,11 @@ def training_manifest(slices, train_idx: np.ndarray, val_idx: np.ndarray, split:
             "files": {k: MNI152_FILES[k] for k in ("gm", "wm")},
             **SYNTH_AUGMENTATIONS,
         }
-    return build_manifest(sources, augmentations, (slice_hash(im) for im in slices.images),
-                          split, synthetic)
+    if config.supervision != "auto":
+        augmentations["supervision"] = config.supervision
+    if hashes is None:
+        hashes = [slice_hash(im) for im in slices.images]
+    return build_manifest(sources, augmentations, hashes, split, synthetic)
 
 
 def _describe_source(file: str) -> str:

@@ -195,21 +195,34 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
     ranks.check_batch(config.batch_size)
     output = Path(config.output)
     last_path, state_path = _paths(output)
+    from learned.training.raw import (  # the raw path pulls in ESPIRiT and the readers
+        batch_loss,
+        is_kspace_training,
+        open_kspace_training,
+        slice_hashes,
+    )
+
     with _deterministic(device, config.threads):
-        slices = load_slices(config.data, exclude_sample=config.exclude_sample)
+        raw = is_kspace_training(config)  # the unrolled network on raw k-space
+        if raw:
+            slices, config = open_kspace_training(config)
+        else:
+            slices = load_slices(config.data, exclude_sample=config.exclude_sample)
         train_idx, val_idx, split = split_slices(slices, config)
         synth = Synthesizer(TissueMaps.from_mni152()) if config.synth > 0 else None
-        if config.patch == 0 and len({slices.images[i].shape for i in train_idx}) > 1:
+        if (not raw and config.patch == 0
+                and len({slices.images[i].shape for i in train_idx}) > 1):
             raise UsageError("slices have several sizes: give a patch size (--patch)")
         sim = SimulationConfig(
             tuple(config.accelerations), tuple(config.center_fractions), config.noise, config.phase
         )
-        val_images = [slices.images[i] for i in val_idx]
-        if config.coils:
+        val_images = [] if raw else [slices.images[i] for i in val_idx]
+        if config.coils and not raw:
             val_items = coil_validation_items(val_images, sim, config.seed,
                                               tuple(config.coils), config.patch)
         else:
             val_items = validation_items(val_images, sim, config.seed)
+        validate = len(val_idx) > 0 if raw else bool(val_items)
 
         torch.manual_seed(config.seed)
         unrolled = config.model == "unrolled"
@@ -237,7 +250,8 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
             "exclude_sample": config.exclude_sample,
             "split": split,
         }
-        manifest = training_manifest(slices, train_idx, val_idx, split, config)
+        manifest = training_manifest(slices, train_idx, val_idx, split, config,
+                                     slice_hashes(slices) if raw else None)
         for epoch in range(first_epoch, config.epochs + 1):
             epoch_start = time.perf_counter()
             model.train()
@@ -255,7 +269,10 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                 batch, first = ranks.shard(batch)
                 args = (slices.images, batch, sim, config.patch, config.seed, epoch, step,
                         synth, config.synth)
-                if unrolled:
+                if raw:
+                    loss = batch_loss(net, slices, batch, config,
+                                      (config.seed, epoch, step, first), device)
+                elif unrolled:
                     kspace, mask, targets, maps = kspace_batch(*args, first=first,
                                                                coils=tuple(config.coils))
                     loss = unrolled_loss(net, torch.from_numpy(kspace).to(device), mask,
@@ -280,13 +297,13 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                 "loss": float(np.mean(losses)),
                 "seconds": time.perf_counter() - epoch_start,
             }
-            if val_items:
-                evaluate = evaluate_unrolled if unrolled else evaluate_items
+            if validate:
                 record["val"] = ranks.from_main(
-                    evaluate(model, val_items, device) if ranks.main else None
+                    _evaluate(model, raw, slices, val_idx, val_items, config, device)
+                    if ranks.main else None
                 )
             history.append(record)
-            score = record["val"]["psnr"] if val_items else -record["loss"]
+            score = record["val"]["psnr"] if validate else -record["loss"]
             metadata = _metadata(config, data_info, history, device, start, manifest) | {
                 "processes": ranks.world}
             improved = score > best["psnr"]
@@ -326,6 +343,17 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
         save_model(output, final, final.config, metadata)
         ranks.barrier()
     return TrainResult(output, best["epoch"], best["metrics"], history, elapsed, metadata)
+
+
+def _evaluate(model, raw: bool, slices, val_idx, val_items, config: TrainConfig,
+              device: torch.device) -> dict:
+    """Validation metrics of one epoch (raw k-space, unrolled or U-Net)."""
+    if raw:
+        from learned.training.raw import evaluate_raw
+
+        return evaluate_raw(model, slices, val_idx, config, device)
+    evaluate = evaluate_unrolled if config.model == "unrolled" else evaluate_items
+    return evaluate(model, val_items, device)
 
 
 DC_RULE = (
@@ -383,7 +411,11 @@ def _metadata(config: TrainConfig, data: dict, history: list, device: torch.devi
 
 def _summary(record: dict) -> str:
     text = f"epoch {record['epoch']}: loss {record['loss']:.4f} ({record['seconds']:.0f} s)"
-    if "val" in record:
+    if "val" in record and "metric" in record["val"]:  # SSDU: no reference
+        val = record["val"]
+        text += (f"; val held-out k-space error {val['psnr']:.2f} dB "
+                 f"(zero-filled {val['zero_filled_psnr']:.2f})")
+    elif "val" in record:
         val = record["val"]
         text += (f"; val PSNR {val['psnr']:.2f} dB SSIM {val['ssim']:.4f} "
                  f"(zero-filled {val['zero_filled_psnr']:.2f}")
