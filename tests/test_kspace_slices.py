@@ -261,3 +261,11 @@ def test_ismrmrd_files_read_as_read_acquisition_reads_them(tmp_path, suffix) -> 
     assert len(data) == 1 and data.num_coils == 3
     np.testing.assert_array_equal(data[0].kspace, reference.kspace[0] * reference.mask)
     np.testing.assert_array_equal(data[0].mask, reference.mask)
+
+
+@pytest.mark.parametrize("coils", [0, -2, True, 2.5])
+def test_coils_must_be_a_positive_integer(scans, coils) -> None:
+    from csmri.errors import UsageError
+
+    with pytest.raises(UsageError, match="--coils must be a positive integer"):
+        KspaceSlices([scans], coils=coils)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from csmri.errors import InputError
+from csmri.errors import InputError, UsageError
 from learned.data.fastmri_lazy import FileInfo, is_fastmri, probe_fastmri, read_fastmri_slice
 from learned.data.manifest import subject_of
 from learned.data.maps_cache import MapsCache, kspace_sha256
@@ -66,7 +66,8 @@ class KspaceSlices:
     files : list of Path
         k-space files, or folders (their k-space files, sorted by name).
     coils : int, optional
-        Compress every slice to this many virtual coils (at most every file's count);
+        Compress every slice to this many virtual coils (at most every file's count; a
+        file with exactly this many is kept as is), before its maps are estimated;
         required when the files' coil counts differ.
     maps_cache : Path, optional
         Folder of the coil maps cache; None computes the maps on every read.
@@ -91,6 +92,8 @@ class KspaceSlices:
     InputError
         A missing file, a folder without k-space files, an unreadable or non-Cartesian
         file, coil counts that differ without ``coils``, or ``coils`` above a file's count.
+    UsageError
+        ``coils`` not a positive integer.
     """
 
     def __init__(
@@ -100,8 +103,10 @@ class KspaceSlices:
         maps_cache: Path | None = None,
         maps_method: str = "espirit",
     ) -> None:
-        if coils is not None and (isinstance(coils, bool) or int(coils) < 1):
-            raise InputError(f"--coils must be a positive integer, got {coils!r}")
+        if coils is not None and (
+            isinstance(coils, bool) or not isinstance(coils, int | np.integer) or coils < 1
+        ):
+            raise UsageError(f"--coils must be a positive integer, got {coils!r}")
         self._coils = None if coils is None else int(coils)
         self._cache = MapsCache(maps_cache, maps_method)
         self._infos = [_probe(path) for path in _expand(files)]
