@@ -36,8 +36,9 @@ import torch
 
 from csmri.acquisition import Trajectory
 from csmri.errors import InputError, UsageError
+from learned.data.splits import centre_units as centre_units  # re-exported (tests, callers)
+from learned.data.splits import draw_subset, holdout_set, ssdu_split
 from learned.forward import unet_forward, unrolled_forward
-from learned.models.consistency import centre_block
 from learned.models.unet import NormUnet
 from learned.models.unrolled import UnrolledNet
 
@@ -161,95 +162,6 @@ class AdaptResult:
     def steps_run(self) -> int:
         """Optimiser steps taken before stopping."""
         return len(self.losses)
-
-
-def centre_units(mask: np.ndarray) -> np.ndarray:
-    """The fully sampled centre of a column mask ``(W,)`` or a 2-D mask ``(H, W)``.
-
-    Parameters
-    ----------
-    mask : ndarray of bool, shape (W,) or (H, W)
-        Sampled units.
-
-    Returns
-    -------
-    ndarray of bool, same shape
-        Columns: the contiguous sampled run through column ``W // 2``.  2-D: the largest
-        fully sampled square centred on ``(H // 2, W // 2)``.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    if mask.ndim == 1:
-        return centre_block(torch.as_tensor(mask)).numpy()
-    h, w = mask.shape
-    cy, cx = h // 2, w // 2
-    half = 0
-    while (
-        half < min(cy, cx, h - cy - 1, w - cx - 1) + 1
-        and mask[cy - half : cy + half + 1, cx - half : cx + half + 1].all()
-    ):
-        half += 1
-    centre = np.zeros_like(mask)
-    if half:
-        centre[cy - half + 1 : cy + half, cx - half + 1 : cx + half] = True
-    return centre
-
-
-def draw_subset(candidates: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """A seeded random subset of ``round(fraction * n)`` (at least 1) of the True units.
-
-    Parameters
-    ----------
-    candidates : ndarray of bool
-        Units to draw from (at least 2 True).
-    fraction : float
-        Share to draw, in (0, 1).
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    ndarray of bool, same shape
-        The subset (never all of ``candidates``).
-    """
-    index = np.flatnonzero(candidates)
-    count = min(max(round(fraction * index.size), 1), index.size - 1)
-    subset = np.zeros(candidates.size, dtype=bool)
-    subset[rng.choice(index, size=count, replace=False)] = True
-    return subset.reshape(candidates.shape)
-
-
-def holdout_set(
-    mask: np.ndarray, fraction: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """The fully sampled centre and the early-stopping set: the first draw from ``rng``.
-
-    Parameters
-    ----------
-    mask : ndarray of bool, shape (W,) or (H, W)
-        Sampled units.
-    fraction : float
-        Share of the measured non-centre units held out.
-    rng : numpy.random.Generator
-        Seeded generator (``default_rng(config.seed)``, before any step's split).
-
-    Returns
-    -------
-    centre, holdout : ndarray of bool, shape of ``mask``
-        Disjoint unit sets.
-
-    Raises
-    ------
-    InputError
-        Fewer than 3 measured units outside the centre (nothing to hold out and fit).
-    """
-    centre = centre_units(mask)
-    outer = mask & ~centre
-    if outer.sum() < 3:
-        raise InputError(
-            f"adaptation needs at least 3 measured {_unit_name(mask)} outside the fully "
-            f"sampled centre, got {int(outer.sum())}"
-        )
-    return centre, draw_subset(outer, fraction, rng)
 
 
 class ScanModel:
@@ -398,8 +310,8 @@ def adapt_model(
 
     best, best_state, stale = check(0), copy.deepcopy(net.state_dict()), 0
     for step in range(1, config.steps + 1):
-        loss_set = draw_subset(pool & ~centre, config.loss_fraction, rng)
-        loss = scan.error(pool & ~loss_set, loss_set)
+        inputs, loss_set = ssdu_split(pool, config.loss_fraction, rng, centre=centre)
+        loss = scan.error(inputs, loss_set)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -423,10 +335,6 @@ def adapt_model(
 def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """A complex64 copy on ``device`` (inputs may be read-only views: never shared)."""
     return torch.from_numpy(np.array(array, dtype=np.complex64)).to(device)
-
-
-def _unit_name(mask: np.ndarray) -> str:
-    return "columns" if mask.ndim == 1 else "k-space locations"
 
 
 def _check_inputs(kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray | None) -> None:
