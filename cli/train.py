@@ -20,9 +20,10 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
     multiple=True,
     required=True,
     type=click.Path(path_type=Path),
-    help="NIfTI volume, image folder, fastMRI/ISMRMRD k-space .h5 (fully sampled, single- or "
-    "multi-coil: trains on the measured complex image, coil-combined with ESPIRiT maps), or "
-    "'mni152' (nilearn's MNI152 template) (repeatable). Options: "
+    help="NIfTI volume, image folder, k-space file or folder (fastMRI/ISMRMRD .h5, twix .dat, "
+    "BART .cfl; single- or multi-coil), or 'mni152' (nilearn's MNI152 template) (repeatable). "
+    "The unrolled network trains on k-space itself (SENSE with cached ESPIRiT maps); the "
+    "U-Net on its coil-combined complex image. Options: "
     "PATH?subject=S&axes=0,1,2&exclude=AXIS:A-B. "
     "Subject: ?subject=, else the file name up to its first '_'.",
 )
@@ -37,6 +38,37 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 @click.option(
     "--cascades", default=5, type=click.IntRange(1, 32), show_default=True,
     help="Cascades of the unrolled network.",
+)
+@click.option(
+    "--unrolled-dc", default="gradient", type=click.Choice(["gradient", "cg"]),
+    show_default=True,
+    help="Data consistency of the unrolled network: E2E-VarNet's gradient step, or MoDL's "
+    "CG-solved proximal step (the shipped model).",
+)
+@click.option(
+    "--cg-iters", default=6, type=click.IntRange(1, 50), show_default=True,
+    help="CG iterations per cascade (--unrolled-dc cg).",
+)
+@click.option(
+    "--coils", "coils", multiple=True, type=click.IntRange(1, 64),
+    help="Images: simulate multi-coil examples with these coil counts (repeatable; unrolled "
+    "network). k-space: compress every file to this many coils (needed when the files' "
+    "coil counts differ).",
+)
+@click.option(
+    "--supervision", default="auto", type=click.Choice(["auto", "full", "ssdu"]),
+    show_default=True,
+    help="k-space data: supervised on fully sampled data, or self-supervised SSDU on "
+    "undersampled data; auto picks by whether the data are fully sampled.",
+)
+@click.option(
+    "--ssdu-masks", default=2, type=click.IntRange(1, 16), show_default=True,
+    help="SSDU splits per example and step (multi-mask SSDU).",
+)
+@click.option(
+    "--maps-cache", default=None, type=click.Path(path_type=Path),
+    help="Folder caching the ESPIRiT maps of k-space training slices, checked against "
+    "each slice's sha256 (default: NAME.maps beside the output model).",
 )
 @click.option(
     "--synth",
@@ -98,7 +130,8 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
     show_default=True,
     help="Side of the square training patches (0: whole slices, all of one shape).",
 )
-@click.option("--loss", default="l1", type=click.Choice(["l1", "ssim"]), show_default=True)
+@click.option("--loss", default="l1", type=click.Choice(["l1", "ssim", "ssim-l1"]),
+              show_default=True, help="ssim-l1: 0.84 (1 - SSIM) + 0.16 L1.")
 @click.option(
     "--input",
     "input",

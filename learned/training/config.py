@@ -219,6 +219,10 @@ class TrainConfig:
         fields = {k: v for k, v in options.items() if v is not None}
         if "data" in fields:
             fields["data"] = [str(p) for p in fields["data"]]  # type: ignore[union-attr]
+        if "coils" in fields:
+            fields["coils"] = tuple(int(c) for c in fields["coils"])  # type: ignore[union-attr]
+        if fields.get("maps_cache") is not None:
+            fields["maps_cache"] = str(fields["maps_cache"])
         if chans is not None:
             fields["chans"] = chans
         if depth is None and fields.get("model") == "unrolled":

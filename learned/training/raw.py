@@ -105,13 +105,27 @@ def supervised_loss(net: UnrolledNet, example: Example, mask: np.ndarray,
     return combined_loss(kind, output[None], target[None], scale.clamp_min(1e-12)[None])
 
 
-def ssdu_loss(net: UnrolledNet, example: Example, masks: int,
-              rng: np.random.Generator) -> torch.Tensor:
-    """Mean SSDU loss over ``masks`` splits of the measured columns (module docstring)."""
+def measured_columns(example: Example, config, rng: np.random.Generator) -> np.ndarray:
+    """The columns SSDU splits: the measured ones, or a fresh mask for fully sampled data.
+
+    SSDU on fully sampled data first undersamples it as supervised training would (else
+    every column would be the fully sampled centre and nothing could be split).
+    """
     mask = column_mask(example.item.mask)
-    scan = ScanModel(net, example.kspace, centre_units(mask), example.maps)
+    if mask.all():
+        return draw_training_mask(mask.shape[-1], config.accelerations,
+                                  config.center_fractions, rng)
+    return mask
+
+
+def ssdu_loss(net: UnrolledNet, example: Example, config,
+              rng: np.random.Generator) -> torch.Tensor:
+    """Mean SSDU loss over ``config.ssdu_masks`` splits of the measured columns."""
+    mask = measured_columns(example, config, rng)
+    scan = ScanModel(net, example.kspace * torch.as_tensor(mask, device=example.kspace.device),
+                     centre_units(mask), example.maps)
     losses = []
-    for _ in range(masks):
+    for _ in range(config.ssdu_masks):
         theta, lam = ssdu_split(mask, SSDU_LOSS_FRACTION, rng)
         losses.append(scan.error(theta, lam))
     return torch.stack(losses).mean()
@@ -148,7 +162,7 @@ def batch_loss(net: UnrolledNet, slices: KspaceSlices, indices: np.ndarray, conf
         rng = np.random.default_rng([*base, first + i])
         example = to_device(slices[int(index)], device)
         if config.supervision == "ssdu":
-            losses.append(ssdu_loss(net, example, config.ssdu_masks, rng))
+            losses.append(ssdu_loss(net, example, config, rng))
         else:
             width = example.kspace.shape[-1]
             mask = draw_training_mask(width, config.accelerations, config.center_fractions, rng)
@@ -188,7 +202,8 @@ def evaluate_raw(model: UnrolledNet, slices: KspaceSlices, indices: np.ndarray, 
         rng = np.random.default_rng([config.seed, 7919, position])
         example = to_device(slices[int(index)], device)
         if config.supervision == "ssdu":
-            rows.append(_held_out_row(model, example, rng))
+            rows.append(_held_out_row(model, example, measured_columns(example, config, rng),
+                                      rng))
             continue
         which = position % len(config.accelerations)
         mask = make_mask("random", example.kspace.shape[-1], config.center_fractions[which],
@@ -217,9 +232,9 @@ def evaluate_raw(model: UnrolledNet, slices: KspaceSlices, indices: np.ndarray, 
     return result
 
 
-def _held_out_row(model: UnrolledNet, example: Example, rng: np.random.Generator) -> tuple:
-    """``(0, dB, 0, zero-filled dB, 0)`` of a fixed held-out split of one slice."""
-    mask = column_mask(example.item.mask)
+def _held_out_row(model: UnrolledNet, example: Example, mask: np.ndarray,
+                  rng: np.random.Generator) -> tuple:
+    """``(0, dB, 0, zero-filled dB, 0)`` of a fixed held-out split of one slice's ``mask``."""
     theta, lam = ssdu_split(mask, SSDU_LOSS_FRACTION, rng)
     error = float(ScanModel(model, example.kspace, centre_units(mask), example.maps)
                   .error(theta, lam))

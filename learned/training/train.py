@@ -267,8 +267,8 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device) -> TrainResu
                     group["lr"] = _learning_rate(config, global_step, total_steps)
                 batch = picks[step * config.batch_size : (step + 1) * config.batch_size]
                 batch, first = ranks.shard(batch)
-                args = (slices.images, batch, sim, config.patch, config.seed, epoch, step,
-                        synth, config.synth)
+                args = (None if raw else slices.images, batch, sim, config.patch, config.seed,
+                        epoch, step, synth, config.synth)
                 if raw:
                     loss = batch_loss(net, slices, batch, config,
                                       (config.seed, epoch, step, first), device)
