@@ -6,8 +6,9 @@ Per example (:func:`simulate_coils`), with the random arrays of
 1. random field-of-view placement: the slice is zoomed by 0.55-1.0 (a whole head, or a
    part of it, in the field of view, at a coarser or finer pixel size) and a window of the
    training size is cut at a random position (zero-padded where the slice is smaller);
-2. a smooth B1+ bias and, for a magnitude slice, a smooth random phase (a measured complex
-   slice keeps its own phase);
+2. a smooth B1+ bias and, for a magnitude slice, a power-law texture modulation (up to
+   25 %, :func:`learned.data.coil_arrays.texture`: templates lack a single scan's fine
+   structure) and a smooth random phase (a measured complex slice keeps its own phase);
 3. a random receive array, coil images ``S_c x``, their k-space, correlated and unequal
    coil noise at a random level, and the shared column mask.
 
@@ -23,9 +24,16 @@ from scipy import ndimage
 
 from csmri.mri.fft import fft2c
 from csmri.mri.simulate import smooth_phase
-from learned.data.coil_arrays import coil_noise, noise_covariance, random_array, transmit_field
+from learned.data.coil_arrays import (
+    coil_noise,
+    noise_covariance,
+    random_array,
+    texture,
+    transmit_field,
+)
 
 ZOOM_RANGE = (0.55, 1.0)
+TEXTURE_MAX = 0.25
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,11 @@ def simulate_coils(image: np.ndarray, size: int, coils: int, mask: np.ndarray, n
     """
     window = place(image, size, rng)
     x = window.astype(np.complex64) * transmit_field(window.shape, rng)
-    if phase and not np.iscomplexobj(window):
-        x = x * np.exp(1j * smooth_phase(window.shape, rng)).astype(np.complex64)
+    if not np.iscomplexobj(window):
+        amount = float(rng.uniform(0, TEXTURE_MAX))
+        x = x * np.clip(1 + amount * texture(window.shape, rng), 0, None)
+        if phase:
+            x = x * np.exp(1j * smooth_phase(window.shape, rng)).astype(np.complex64)
     maps = random_array(window.shape, coils, rng)
     kspace = fft2c(maps * x[None])
     sigma = float(rng.uniform(0, 2 * noise)) * float(np.abs(x).max())
