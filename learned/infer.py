@@ -156,6 +156,13 @@ def _check_stack(kspace: np.ndarray, mask: np.ndarray, coil_axis: bool) -> tuple
     return kspace, mask
 
 
+MAX_UNROLLED_COILS = 8
+"""The unrolled network SVD-compresses k-space and maps (with one matrix per slice) to at
+most this many virtual coils: the data-consistency CG costs one FFT pair per coil, and
+8 virtual coils keep the signal energy of a 16- or 32-channel head array (measured in
+``benchmarks/bench_real.py``: the 8-coil view scores as the 16-coil one)."""
+
+
 def reconstruct_unrolled(
     kspace: np.ndarray,
     mask: np.ndarray,
@@ -180,7 +187,8 @@ def reconstruct_unrolled(
         ``"cpu"`` or ``"cuda"``.
     maps : ndarray of complex, shape (S, C, H, W) or (C, H, W), optional
         Coil sensitivities (e.g. ESPIRiT) for multi-coil k-space: the operator is then
-        :class:`csmri.linop.Sense`, else :class:`csmri.linop.Cartesian`.
+        :class:`csmri.linop.Sense`, else :class:`csmri.linop.Cartesian`.  More than
+        :data:`MAX_UNROLLED_COILS` coils are compressed first (k-space and maps alike).
     batch_size : int
         Slices per forward pass.
     adapt_steps : int
@@ -200,6 +208,11 @@ def reconstruct_unrolled(
         maps = maps if maps.ndim == 4 else np.broadcast_to(maps, (len(kspace), *maps.shape))
         if maps.shape != kspace.shape:
             raise InputError(f"coil maps have shape {maps.shape}, k-space {kspace.shape}")
+        if kspace.shape[1] > MAX_UNROLLED_COILS:  # the SENSE model is exact for U^H y, U^H S
+            from csmri.mri.coils import compress_coils
+
+            kspace, maps = compress_coils(np.ascontiguousarray(kspace * mask),
+                                          MAX_UNROLLED_COILS, np.ascontiguousarray(maps))
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device)

@@ -112,3 +112,32 @@ def shift_phase(shape: tuple[int, int]) -> Any:
 
 
 __all__ = ["fft2c", "fft_workers", "ifft2c", "ifft_readout", "shift_phase"]
+
+
+def column_normal(x: Any, weights: Any) -> Any:
+    """``F^H M F x`` for a column mask ``M``, with 1-D FFTs along the last axis only.
+
+    With ``M`` constant along the rows, ``F^H M F = I_H (x) F_W^H M_W F_W``: the row
+    transform cancels.  ``F_W^H M_W F_W`` is a circular convolution, which commutes with
+    the centring shifts, so the uncentred transforms with the mask ``ifftshift``-ed give
+    the centred operator exactly.
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor, shape (..., H, W)
+        Complex image(s).
+    weights : ndarray or torch.Tensor, shape (W,)
+        The ``ifftshift``-ed column mask, of ``x``'s kind, device and real precision.
+
+    Returns
+    -------
+    ndarray or torch.Tensor, shape (..., H, W)
+        ``F^H M F x``, of the input's kind.
+    """
+    if is_torch(x):
+        import torch
+
+        return torch.fft.ifft(torch.fft.fft(x, dim=-1, norm="ortho") * weights, dim=-1,
+                              norm="ortho")
+    spectrum = scipy.fft.fft(x, axis=-1, norm="ortho", workers=fft_workers()) * weights
+    return scipy.fft.ifft(spectrum, axis=-1, norm="ortho", workers=fft_workers())

@@ -12,7 +12,7 @@ import numpy as np
 
 from csmri.arrays import constant_like, is_torch
 from csmri.linop.base import Compose, LinearOperator, Shape, unify_shapes
-from csmri.linop.fft import fft2c, ifft2c
+from csmri.linop.fft import column_normal, fft2c, ifft2c
 
 
 def _image_shape(shape: tuple[int, ...] | None) -> Shape:
@@ -134,6 +134,7 @@ class Cartesian(Compose):
 
     def __init__(self, mask: Any, shape: tuple[int, ...] | None = None) -> None:
         self.mask_op = Mask(mask)
+        self._shifted: dict = {}
         super().__init__(self.mask_op, FFT2c(shape))
         self.ishape = self.oshape = unify_shapes(
             self.mask_op.ishape, _image_shape(shape), "the mask and the image shape"
@@ -145,7 +146,10 @@ class Cartesian(Compose):
         return self.mask_op.mask
 
     def normal(self, x: Any) -> Any:
-        """``F^H M F x``: one FFT pair."""
+        """``F^H M F x``: one FFT pair (1-D along the columns for a column mask)."""
+        if self.mask_op.mask.ndim == 1:
+            weights = constant_like(np.fft.ifftshift(self.mask_op.mask), x, self._shifted)
+            return column_normal(x, weights)
         return ifft2c(self.mask_op.normal(fft2c(x)))
 
     def solve_normal(self, b: Any, rho: Any, gram: Any = None) -> Any:
