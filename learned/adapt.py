@@ -189,7 +189,7 @@ class ScanModel:
     ) -> None:
         self.net, self.kspace, self.maps = net, kspace, maps
         self.phase = None
-        if isinstance(net, NormUnet):
+        if isinstance(getattr(net, "module", net), NormUnet):  # a DDP wrapper holds .module
             low = self.operator(centre).adjoint(kspace)
             size = low.abs()
             self.phase = torch.where(size > 0, low / size.clamp_min(1e-30), torch.ones_like(low))
@@ -206,7 +206,7 @@ class ScanModel:
         op = self.operator(units)
         if self.phase is None:  # unrolled: it applies A and A^H itself
             kspace = self.kspace * torch.as_tensor(units, device=self.kspace.device)
-            return self.net.image(kspace[None], op)[0]
+            return self.net(kspace[None], op, complex_output=True)[0]
         zero_filled = op.adjoint(self.kspace)
         x = torch.stack([zero_filled.real, zero_filled.imag])[None]
         magnitude = self.net(x.contiguous(memory_format=torch.channels_last))[0]

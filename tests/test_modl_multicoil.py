@@ -169,3 +169,62 @@ def test_combined_loss_mixes_ssim_and_l1() -> None:
     both = combined_loss("ssim-l1", estimate, target, scale)
     assert both == pytest.approx(0.84 * float(ssim_loss(estimate, target)) + 0.16 * float(l1))
     assert float(combined_loss("l1", estimate, target, 2 * scale)) == pytest.approx(float(l1) / 2)
+
+
+def test_scanner_phase_is_rougher_than_the_smooth_model_and_seeded() -> None:
+    from csmri.mri.simulate import smooth_phase
+    from learned.data.multicoil import scanner_phase
+    from learned.models.unrolled import phase_reference
+
+    magnitude = np.ones((64, 64), np.float32)
+    magnitude[20:44, 20:44] = 3.0
+
+    def roughness(phase: np.ndarray) -> float:
+        image = torch.from_numpy((magnitude * np.exp(1j * phase)).astype(np.complex64))[None]
+        low = phase_reference(image)[0].numpy()
+        return float(np.sqrt(np.mean(np.angle(np.exp(1j * phase) * np.conj(low)) ** 2)))
+
+    smooth = np.mean([roughness(smooth_phase((64, 64), np.random.default_rng(s)))
+                      for s in range(8)])
+    scanner = np.mean([roughness(scanner_phase(magnitude, np.random.default_rng(s)))
+                       for s in range(8)])
+    assert scanner > 2 * smooth
+    np.testing.assert_array_equal(scanner_phase(magnitude, np.random.default_rng(3)),
+                                  scanner_phase(magnitude, np.random.default_rng(3)))
+
+
+@pytest.mark.parametrize("shape", [(16, 18), (15, 17)])
+def test_column_mask_normal_equals_the_two_dimensional_one(shape) -> None:
+    from csmri.linop.fft import fft2c as f2, ifft2c as if2
+
+    rng = np.random.default_rng(0)
+    mask = rng.random(shape[1]) < 0.4
+    x = (rng.standard_normal((2, *shape)) + 1j * rng.standard_normal((2, *shape)))
+    op = Cartesian(mask, shape)
+    expected = if2(f2(x) * mask)
+    np.testing.assert_allclose(op.normal(x), expected, atol=1e-12)
+    torch.testing.assert_close(op.normal(torch.from_numpy(x)), torch.from_numpy(expected))
+    maps = rng.standard_normal((3, *shape)) + 1j * rng.standard_normal((3, *shape))
+    sense = Sense(maps, mask)
+    np.testing.assert_allclose(sense.normal(x), sense.adjoint(sense.forward(x)), atol=1e-12)
+
+
+def test_unrolled_inference_compresses_many_coils_without_changing_the_answer_much() -> None:
+    from learned.infer import MAX_UNROLLED_COILS, reconstruct_unrolled
+
+    rng = np.random.default_rng(0)
+    h = w = 32
+    image = np.zeros((h, w), np.complex64)
+    image[8:24, 6:26] = 1
+    maps = random_array((h, w), 12, rng)
+    kspace = fft2c(maps * image)[None]
+    mask = make_mask("random", w, 0.25, 2.0, 0).mask
+    torch.manual_seed(0)
+    net = UnrolledNet(UnrolledConfig(cascades=1, chans=4, depth=1, dc="cg", cg_iters=8))
+    out = reconstruct_unrolled(kspace * mask, mask, model=net, maps=maps[None])
+    assert MAX_UNROLLED_COILS < 12 and out.shape == (1, h, w)
+    # noise-free data of a rank-limited array: 8 virtual coils keep the solution
+    full = Sense(torch.from_numpy(maps[None]), mask)
+    with torch.no_grad():
+        reference = net(torch.from_numpy((kspace * mask).astype(np.complex64)), full).numpy()
+    assert np.abs(out - reference).max() < 0.05 * np.abs(reference).max()

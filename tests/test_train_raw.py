@@ -145,3 +145,21 @@ def test_a_maps_cache_of_other_data_is_refused(tmp_path) -> None:
     result = _train(["--data", str(folder), "-o", str(out), "--maps-cache", str(cache)])
     assert result.exit_code != 0 and "does not match" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.filterwarnings("default::csmri.errors.DataWarning")
+@pytest.mark.parametrize("supervision", ["full", "ssdu"])
+def test_two_gloo_processes_give_the_weights_of_one_on_raw_kspace(full_scans, tmp_path,
+                                                                  supervision) -> None:
+    from tests.test_distributed import _torchrun
+
+    args = ["train", *QUICK, "--data", str(full_scans), "--supervision", supervision,
+            "--maps-cache", str(tmp_path / "maps"), "--lr", "0.01", "--seed", "3"]
+    one = CliRunner().invoke(csmri, [*args, "-o", str(tmp_path / "one.safetensors")])
+    assert one.exit_code == 0, one.output
+    _torchrun("-m", "cli.main", *args, "-o", str(tmp_path / "two.safetensors"))
+    a, _, _ = load_model(tmp_path / "one.last.safetensors", kind="unrolled")
+    b, _, meta = load_model(tmp_path / "two.last.safetensors", kind="unrolled")
+    assert meta["processes"] == 2
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=name)

@@ -257,8 +257,9 @@ class UnrolledNet(nn.Module):
         )
         self.eta = nn.Parameter(torch.full((config.cascades,), float(config.eta)))
 
-    def forward(self, kspace: torch.Tensor, op: Any) -> torch.Tensor:
-        """Reconstruct magnitudes from measured k-space.
+    def forward(self, kspace: torch.Tensor, op: Any,
+                complex_output: bool = False) -> torch.Tensor:
+        """Reconstruct magnitudes (or the complex image) from measured k-space.
 
         Parameters
         ----------
@@ -266,13 +267,17 @@ class UnrolledNet(nn.Module):
             Measured k-space (zero where not sampled); coil axis for multi-coil data.
         op : csmri.linop.LinearOperator
             ``A`` (``Cartesian`` or ``Sense``) mapping images ``(B, H, W)`` to ``kspace``.
+        complex_output : bool
+            Return :meth:`image` (the self-supervised losses need it; going through
+            ``forward`` keeps a DDP wrapper's gradient synchronisation).
 
         Returns
         -------
         Tensor, shape (B, H, W)
-            Magnitude estimate in the units of ``A^H y``.
+            Magnitude estimate (complex image) in the units of ``A^H y``.
         """
-        return self.image(kspace, op).abs()
+        image = self.image(kspace, op)
+        return image if complex_output else image.abs()
 
     def image(self, kspace: torch.Tensor, op: Any) -> torch.Tensor:
         """The complex image ``x_K`` whose magnitude :meth:`forward` returns.
