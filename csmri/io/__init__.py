@@ -236,9 +236,9 @@ def write_acquisition(path: str | Path, acq: Acquisition) -> None:
 def output_crop(acq: Acquisition, image_shape: tuple[int, int]) -> tuple[int, int] | None:
     """The recon-matrix crop of the output images, fastMRI's ``center_crop`` size, or None.
 
-    The header's recon matrix by :func:`csmri.mri.matrix.output_crop` (fastMRI's rule: an
-    axis where it does not fit the image is clamped, with a warning); without one, the
-    reference's size when it fits; else no crop.
+    :func:`csmri.mri.matrix.recon_crop` of the header's recon matrix and the reference's
+    shape (fastMRI's rule: an axis where the recon matrix does not fit the image is clamped,
+    with a warning; without one, the reference's size when it fits; else no crop).
 
     Parameters
     ----------
@@ -252,15 +252,7 @@ def output_crop(acq: Acquisition, image_shape: tuple[int, int]) -> tuple[int, in
     tuple of int or None
         ``(h, w)`` to crop to, None when that is the whole image.
     """
-    from csmri.mri.matrix import output_crop as header_crop
+    from csmri.mri.matrix import recon_crop
 
-    image_shape = (int(image_shape[0]), int(image_shape[1]))
-    if acq.header.recon_matrix is not None:  # the readers checked the encoded matrix
-        crop = header_crop(image_shape, None, acq.header.recon_matrix, acq.source)
-    elif acq.reference is not None and all(
-        r <= s for r, s in zip(acq.reference.shape[-2:], image_shape, strict=True)
-    ):
-        crop = (int(acq.reference.shape[-2]), int(acq.reference.shape[-1]))
-    else:
-        return None
-    return None if crop == image_shape else crop
+    reference = None if acq.reference is None else acq.reference.shape
+    return recon_crop(image_shape, acq.header.recon_matrix, reference, acq.source)

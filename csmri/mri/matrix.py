@@ -165,3 +165,43 @@ def output_crop(
         )
         return kept
     return rows, cols
+
+
+def recon_crop(
+    image_shape: tuple[int, int],
+    recon: tuple[int, ...] | None,
+    reference_shape: tuple[int, ...] | None,
+    source: object = None,
+) -> tuple[int, int] | None:
+    """The crop of the output images: the recon matrix, else the reference's size, or None.
+
+    The header's recon matrix by :func:`output_crop` (an axis where it does not fit the
+    image is clamped, with a warning); without one, the reference's size when it fits;
+    else no crop.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` of the reconstructed images (the encoded grid).
+    recon : tuple of int or None
+        The header's recon matrix.
+    reference_shape : tuple of int or None
+        Shape of the file's reference images.
+    source : object, optional
+        File named in the warnings.
+
+    Returns
+    -------
+    tuple of int or None
+        ``(h, w)`` to crop to, None when that is the whole image.
+    """
+    image_shape = (int(image_shape[0]), int(image_shape[1]))
+    if recon is not None:  # the readers checked the encoded matrix
+        crop = output_crop(image_shape, None, recon, source)
+    elif reference_shape is not None and all(
+        r <= s for r, s in zip(reference_shape[-2:], image_shape, strict=True)
+    ):
+        crop = (int(reference_shape[-2]), int(reference_shape[-1]))
+    else:
+        return None
+    return None if crop == image_shape else crop

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from csmri.errors import InputError
+from csmri.mri.matrix import recon_crop
 
 
 @dataclass(frozen=True)
@@ -60,27 +61,6 @@ def is_fastmri(path: Path) -> bool:
             return "kspace" in file
     except Exception:  # unreadable: the full reader reports it in one line
         return False
-
-
-def recon_crop(
-    image_shape: tuple[int, int],
-    recon: tuple[int, int] | None,
-    reference_shape: tuple[int, ...] | None,
-    path: object,
-) -> tuple[int, int] | None:
-    """:func:`csmri.io.output_crop` from the header's recon matrix and the reference's shape."""
-    from csmri.mri.matrix import output_crop
-
-    image_shape = (int(image_shape[0]), int(image_shape[1]))
-    if recon is not None:
-        crop = output_crop(image_shape, None, recon, path)
-    elif reference_shape is not None and all(
-        r <= s for r, s in zip(reference_shape[-2:], image_shape, strict=True)
-    ):
-        crop = (int(reference_shape[-2]), int(reference_shape[-1]))
-    else:
-        return None
-    return None if crop == image_shape else crop
 
 
 def probe_fastmri(path: Path) -> FileInfo:

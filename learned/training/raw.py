@@ -30,6 +30,7 @@ import torch
 
 from csmri.metrics import psnr, ssim
 from csmri.mri.masks import make_mask
+from csmri.mri.matrix import center_crop
 from learned.adapt import ScanModel
 from learned.data.kspace_slices import KspaceSlice, KspaceSlices
 from learned.data.splits import centre_units, ssdu_split
@@ -49,13 +50,8 @@ def column_mask(mask: np.ndarray) -> np.ndarray:
 
 
 def crop(image: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """Centre crop of ``(..., H, W)`` to ``size`` (fastMRI's rule); None keeps it."""
-    if size is None:
-        return image
-    h, w = image.shape[-2:]
-    ch, cw = min(size[0], h), min(size[1], w)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return image[..., top : top + ch, left : left + cw]
+    """:func:`csmri.mri.matrix.center_crop` to the recon matrix; None keeps the image."""
+    return image if size is None else center_crop(image, size)
 
 
 @dataclass(frozen=True)
