@@ -134,6 +134,8 @@ class Cartesian(Compose):
 
     def __init__(self, mask: Any, shape: tuple[int, ...] | None = None) -> None:
         self.mask_op = Mask(mask)
+        column = self.mask_op.mask.ndim == 1  # F^H M F with 1-D FFTs (column_normal)
+        self._column_weights = np.fft.ifftshift(self.mask_op.mask) if column else None
         self._shifted: dict = {}
         super().__init__(self.mask_op, FFT2c(shape))
         self.ishape = self.oshape = unify_shapes(
@@ -147,9 +149,8 @@ class Cartesian(Compose):
 
     def normal(self, x: Any) -> Any:
         """``F^H M F x``: one FFT pair (1-D along the columns for a column mask)."""
-        if self.mask_op.mask.ndim == 1:
-            weights = constant_like(np.fft.ifftshift(self.mask_op.mask), x, self._shifted)
-            return column_normal(x, weights)
+        if self._column_weights is not None:
+            return column_normal(x, constant_like(self._column_weights, x, self._shifted))
         return ifft2c(self.mask_op.normal(fft2c(x)))
 
     def solve_normal(self, b: Any, rho: Any, gram: Any = None) -> Any:

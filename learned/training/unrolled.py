@@ -26,24 +26,6 @@ from learned.models.unrolled import UnrolledNet
 from learned.training.losses import combined_loss
 
 
-def cartesian(mask: np.ndarray | torch.Tensor):
-    """The single-coil operator ``Mask @ FFT2c`` for a column mask.
-
-    Parameters
-    ----------
-    mask : array, shape (W,)
-        Sampled columns.
-
-    Returns
-    -------
-    csmri.linop.Cartesian
-        The operator.
-    """
-    from csmri.linop import Cartesian
-
-    return Cartesian(mask)
-
-
 def kspace_batch(
     images: list[np.ndarray],
     indices: np.ndarray,
@@ -138,9 +120,9 @@ def operator(mask: np.ndarray, maps: np.ndarray | torch.Tensor | None = None):
     csmri.linop.LinearOperator
         ``A``.
     """
-    from csmri.linop import Sense
+    from csmri.linop import Cartesian, Sense
 
-    return cartesian(mask) if maps is None else Sense(maps, mask)
+    return Cartesian(mask) if maps is None else Sense(maps, mask)
 
 
 def unrolled_loss(model: UnrolledNet, kspace: torch.Tensor, mask: np.ndarray,
