@@ -37,17 +37,59 @@ def birdcage_maps(shape: tuple[int, int], coils: int, radius: float = 1.5) -> np
     ndarray of complex64, shape (C, H, W)
         Maps with ``sum_c |S_c|^2 = 1``.
     """
+    angles = 2 * np.pi * np.arange(coils) / coils
+    return loop_maps(shape, radius * np.sin(angles), radius * np.cos(angles), angles)
+
+
+def loop_maps(
+    shape: tuple[int, int],
+    centre_y: np.ndarray,
+    centre_x: np.ndarray,
+    angles: np.ndarray,
+    heights: np.ndarray | None = None,
+    falloff: float = 1.0,
+    gains: np.ndarray | None = None,
+    phases: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """RSS-normalised maps of small loops: the coil model of the module docstring.
+
+    Loop ``c`` sits at ``(centre_y[c], centre_x[c])`` (units of the half field of view)
+    and ``heights[c]`` out of the slice plane; its sensitivity is
+    ``gains[c] exp(i (atan2(dy, dx) + angles[c] + phases[c])) / distance ** falloff``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)``.
+    centre_y, centre_x, angles : ndarray, shape (C,)
+        Loop positions and the angles that offset their phase.
+    heights : ndarray, shape (C,), optional
+        Distances from the slice plane (default 0).
+    falloff : float
+        Exponent of the inverse distance.
+    gains : ndarray, shape (C,), optional
+        Per-loop gains (default 1).
+    phases : list of ndarray, shape (H, W), optional
+        Per-loop phase perturbations (default none).
+
+    Returns
+    -------
+    ndarray of complex64, shape (C, H, W)
+        Maps with ``sum_c |S_c|^2 = 1``.
+    """
     h, w = shape
     y, x = np.meshgrid(
         (np.arange(h) - h // 2) / (h / 2), (np.arange(w) - w // 2) / (w / 2), indexing="ij"
     )
-    maps = np.empty((coils, h, w), dtype=np.complex128)
-    for c in range(coils):
-        angle = 2 * np.pi * c / coils
-        cy, cx = radius * np.sin(angle), radius * np.cos(angle)
-        dy, dx = y - cy, x - cx
-        distance = np.sqrt(dx**2 + dy**2)
-        maps[c] = np.exp(1j * (np.arctan2(dy, dx) + angle)) / distance
+    maps = np.empty((len(angles), h, w), dtype=np.complex128)
+    for c in range(len(angles)):
+        dy, dx = y - centre_y[c], x - centre_x[c]
+        squared = dx**2 + dy**2 if heights is None else dx**2 + dy**2 + heights[c] ** 2
+        phase = np.arctan2(dy, dx) + angles[c]
+        if phases is not None:
+            phase = phase + phases[c]
+        value = np.exp(1j * phase) if gains is None else gains[c] * np.exp(1j * phase)
+        maps[c] = value / np.sqrt(squared) ** falloff
     maps /= np.sqrt(np.sum(np.abs(maps) ** 2, axis=0))
     return maps.astype(np.complex64)
 

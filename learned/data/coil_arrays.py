@@ -44,9 +44,8 @@ def random_array(shape: tuple[int, int], coils: int, rng: np.random.Generator) -
     ndarray of complex64, shape (C, H, W)
         Maps with ``sum_c |S_c|^2 = 1``.
     """
-    h, w = shape
-    y, x = np.meshgrid((np.arange(h) - h // 2) / (h / 2), (np.arange(w) - w // 2) / (w / 2),
-                       indexing="ij")
+    from csmri.mri.coil_sim import loop_maps
+
     layout = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
     angles = 2 * np.pi * np.arange(coils) / coils + rng.uniform(0, 2 * np.pi)
     if layout == "posterior":  # bunch the elements towards one side
@@ -60,15 +59,9 @@ def random_array(shape: tuple[int, int], coils: int, rng: np.random.Generator) -
     aspect = rng.uniform(0.8, 1.25)
     falloff = rng.uniform(1.0, 2.0)
     gains = 10 ** (rng.uniform(-3, 3, coils) / 20)
-    maps = np.empty((coils, h, w), dtype=np.complex128)
-    for c in range(coils):
-        cy, cx = radius * aspect * np.sin(angles[c]), radius * np.cos(angles[c]) / aspect
-        dy, dx = y - cy, x - cx
-        distance = np.sqrt(dx**2 + dy**2 + height[c] ** 2)
-        phase = np.arctan2(dy, dx) + angles[c] + 0.5 * smooth_field(shape, 3, rng)
-        maps[c] = gains[c] * np.exp(1j * phase) / distance**falloff
-    maps /= np.sqrt(np.sum(np.abs(maps) ** 2, axis=0))
-    return maps.astype(np.complex64)
+    phases = [0.5 * smooth_field(shape, 3, rng) for _ in range(coils)]
+    return loop_maps(shape, radius * aspect * np.sin(angles), radius * np.cos(angles) / aspect,
+                     angles, height, falloff, gains, phases)
 
 
 def noise_covariance(coils: int, rng: np.random.Generator) -> np.ndarray:
