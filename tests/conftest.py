@@ -3,6 +3,18 @@ import pytest
 
 
 @pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test: tiny models gain nothing from threads, and a busy
+    shared machine makes them slow (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

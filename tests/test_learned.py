@@ -34,14 +34,7 @@ from learned.models.consistency import DC_MODES, centre_block, data_consistency,
 from learned.models.unet import NORMS, NormUnet, UNetConfig
 from learned.training.train import TrainConfig, compute_loss, train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from threads, and a busy shared machine makes them slow.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def manifest_metadata(**extra) -> dict:

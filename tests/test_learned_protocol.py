@@ -5,7 +5,6 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from cli.main import csmri
@@ -25,13 +24,7 @@ from learned.models.checkpoint import load_model, load_tensors, save_model, save
 from learned.models.unet import NormUnet, UNetConfig
 from learned.training.train import TrainConfig, train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _volume(tmp_path, name: str = "sub-01_T1w.nii.gz", seed: int = 0):

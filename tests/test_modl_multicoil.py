@@ -21,13 +21,7 @@ from learned.models.checkpoint import load_model, load_tensors, save_model, save
 from learned.models.unrolled import UnrolledConfig, UnrolledNet, conjugate_gradient
 from learned.training.losses import combined_loss, ssim_loss
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _complex(*shape: int, seed: int = 0, dtype=torch.complex128) -> torch.Tensor:

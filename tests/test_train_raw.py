@@ -22,12 +22,7 @@ QUICK = ["--model", "unrolled", "--unrolled-dc", "cg", "--cg-iters", "2", "--cas
          "--val-fraction", "0.4"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,7 @@ from learned.models.checkpoint import load_model, save_model
 from learned.models.unet import NORMS, NormUnet, UNetConfig
 from learned.models.unrolled import UnrolledConfig, UnrolledNet
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(norm: str = "group", cascades: int = 2) -> UnrolledNet:
