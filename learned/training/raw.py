@@ -326,7 +326,11 @@ def open_kspace_training(config):
 
 
 def slice_hashes(slices: KspaceSlices) -> list[str]:
-    """Leak-check hashes of every slice: the RSS of its coil images, cropped (one read each)."""
+    """Leak-check hashes of every slice: the RSS of its coil images, cropped.
+
+    Each slice is read whole, maps included: the maps are estimated, or checked against the
+    cache, before the first step, so a stale cache is refused before any training.
+    """
     from csmri.mri.fft import ifft2c
     from learned.data.manifest import slice_hash
 
