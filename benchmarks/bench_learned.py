@@ -57,6 +57,19 @@ def _cs(name: str) -> CompressedSensing:
     return CompressedSensing(reg=reg, solver=solver, lam=DEFAULT_LAMBDA[reg], max_iter=100)
 
 
+def _cached_rows(cached: dict, cache: Path | None, key: str, cases: list, method, say,
+                 message: str, **options) -> list[dict]:
+    """One CS method's rows on ``cases`` (lambda tuned), from the cache or run and stored."""
+    if key not in cached:
+        say(message)
+        result = run_comparison(cases, [method], True, lambda m, c: DEFAULT_LAMBDA[m.reg], say,
+                                **options)
+        cached[key] = result.rows
+        if cache:  # after every method: an interrupted run loses little
+            cache.write_text(json.dumps(cached))
+    return cached[key]
+
+
 def run_quality(seeds: list[int], cache: Path | None, say, cs_only: bool = False,
                 cs_methods: tuple[str, ...] = CS_METHODS) -> tuple[list[dict], list, dict]:
     """Rows of every method on the held-out cases, the cases, and the leak check."""
@@ -72,15 +85,10 @@ def run_quality(seeds: list[int], cache: Path | None, say, cs_only: bool = False
         all_cases += cases
         inputs = "|".join(case.fingerprint(case.scored + case.tuning) for case in cases)
         for method in [ZeroFilled(), *map(_cs, cs_methods)]:
-            key = f"{method.name}|{inputs}"
-            if key not in cached:
-                say(f"seed {seed}: {method.name} (lambda tuned on slices {cases[0].tuning})")
-                result = run_comparison(cases, [method], True, lambda m, c: DEFAULT_LAMBDA[m.reg],
-                                        say, tuning_workers=1)
-                cached[key] = result.rows
-                if cache:  # after every method: an interrupted run loses little
-                    cache.write_text(json.dumps(cached))
-            rows += [row | {"seed": seed} for row in cached[key]]
+            found = _cached_rows(cached, cache, f"{method.name}|{inputs}", cases, method, say,
+                                 f"seed {seed}: {method.name} (lambda tuned on slices "
+                                 f"{cases[0].tuning})", tuning_workers=1)
+            rows += [row | {"seed": seed} for row in found]
         if cs_only:
             continue
         say(f"seed {seed}: learned methods")
@@ -120,15 +128,9 @@ def run_real(seeds: int, cache: Path | None, say, cs_only: bool = False) -> list
                                             num_tuning=1)
         inputs = "|".join(case.fingerprint(case.scored + case.tuning) for case in cases)
         for method in [ZeroFilled(), *map(_cs, REAL_CS)]:
-            key = f"real|{method.name}|{inputs}"
-            if key not in cached:
-                say(f"{view}: {method.name}")
-                result = run_comparison(cases, [method], True,
-                                        lambda m, c: DEFAULT_LAMBDA[m.reg], say)
-                cached[key] = result.rows
-                if cache:
-                    cache.write_text(json.dumps(cached))
-            rows += [row | {"view": view} for row in cached[key]]
+            found = _cached_rows(cached, cache, f"real|{method.name}|{inputs}", cases, method,
+                                 say, f"{view}: {method.name}")
+            rows += [row | {"view": view} for row in found]
         if cs_only:
             continue
         say(f"{view}: learned methods")
